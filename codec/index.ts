@@ -1,0 +1,5 @@
+export * from './errors.js'
+export * from './bytes.js'
+export * from './cbor.js'
+export * as s from './schema.js'
+export type { Schema, Infer } from './schema.js'
