@@ -1,0 +1,18 @@
+import { Command } from 'commander'
+import { keysCommand } from './commands/keys.js'
+import { initCommand } from './commands/init.js'
+import { testnetCommand } from './commands/testnet.js'
+import { devnetCommand } from './commands/devnet.js'
+
+/** The `medchain` command tree; the binary and the tests both build it here. */
+export function buildProgram (): Command {
+  const program = new Command('medchain')
+    .description('medchain: a permissioned BFT ledger of patient consent and record access')
+    .version('0.1.0')
+    .showHelpAfterError()
+  program.addCommand(keysCommand())
+  program.addCommand(initCommand())
+  program.addCommand(testnetCommand())
+  program.addCommand(devnetCommand())
+  return program
+}

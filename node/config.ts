@@ -1,0 +1,68 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse, stringify } from 'smol-toml'
+import { NodeError } from './errors.js'
+
+/**
+ * Every configuration key of a node, with its default. config.toml in the node home
+ * may set any subset; unknown keys are refused so a typo never silently does nothing.
+ */
+export interface NodeConfig {
+  moniker: string
+  api: { host: string, port: number, maxBodyBytes: number }
+  p2p: { host: string, port: number }
+  consensus: { proposeMs: number, prevoteMs: number, precommitMs: number, deltaMs: number, commitMs: number, createEmptyBlocksMs: number }
+  block: { maxTxs: number, maxBytes: number }
+  mempool: { maxTxs: number, maxBytes: number, maxPerSender: number, maxNonceGap: number, ttlBlocks: number }
+  log: { level: 'debug' | 'info' | 'warn' | 'error' }
+}
+
+export const DEFAULT_CONFIG: NodeConfig = {
+  moniker: 'validator',
+  api: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024 },
+  p2p: { host: '127.0.0.1', port: 26656 },
+  consensus: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250, commitMs: 10, createEmptyBlocksMs: 1000 },
+  block: { maxTxs: 4000, maxBytes: 2 * 1024 * 1024 },
+  mempool: { maxTxs: 200_000, maxBytes: 128 * 1024 * 1024, maxPerSender: 20_000, maxNonceGap: 20_000, ttlBlocks: 600 },
+  log: { level: 'info' }
+}
+
+function merge (path: string, defaults: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...defaults }
+  for (const [key, value] of Object.entries(given)) {
+    const where = path === '' ? key : `${path}.${key}`
+    if (!(key in defaults)) throw new NodeError('CONFIG_UNKNOWN_KEY', `unknown config key ${where}`, 400, where)
+    const def = defaults[key]
+    if (typeof def === 'object' && def !== null) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new NodeError('CONFIG_WRONG_TYPE', `${where} must be a table`, 400, value)
+      out[key] = merge(where, def as Record<string, unknown>, value as Record<string, unknown>)
+    } else if (typeof def === 'number') {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new NodeError('CONFIG_WRONG_TYPE', `${where} must be a non-negative integer`, 400, value)
+      out[key] = value
+    } else if (typeof value !== typeof def) {
+      throw new NodeError('CONFIG_WRONG_TYPE', `${where} must be a ${typeof def}`, 400, value)
+    } else {
+      out[key] = value
+    }
+  }
+  return out
+}
+
+export function parseConfig (toml: string): NodeConfig {
+  let given: Record<string, unknown>
+  try { given = parse(toml) as Record<string, unknown> } catch (err) { throw new NodeError('CONFIG_MALFORMED', `config.toml: ${(err as Error).message}`) }
+  const config = merge('', DEFAULT_CONFIG as unknown as Record<string, unknown>, given) as unknown as NodeConfig
+  if (!['debug', 'info', 'warn', 'error'].includes(config.log.level)) throw new NodeError('CONFIG_WRONG_TYPE', 'log.level must be debug|info|warn|error', 400, config.log.level)
+  return config
+}
+
+export function readConfig (home: string): NodeConfig {
+  const path = join(home, 'config.toml')
+  let text: string
+  try { text = readFileSync(path, 'utf8') } catch { throw new NodeError('CONFIG_MISSING', `no config at ${path}; run medchain init --home ${home}`, 400, path) }
+  return parseConfig(text)
+}
+
+export function writeConfig (home: string, config: NodeConfig): void {
+  writeFileSync(join(home, 'config.toml'), '# medchain node configuration; every key is optional (defaults in node/config.ts)\n' + stringify(config) + '\n')
+}

@@ -1,0 +1,13 @@
+/** An error the node reports to a client or operator: a stable code, a message, the offending value. */
+export class NodeError extends Error {
+  readonly code: string
+  readonly status: number
+  readonly value: unknown
+  constructor (code: string, message: string, status = 400, value?: unknown) {
+    super(message)
+    this.name = 'NodeError'
+    this.code = code
+    this.status = status
+    this.value = value
+  }
+}

@@ -1,0 +1,153 @@
+import { NodeError } from './errors.js'
+
+/** What the mempool needs to know about a transaction; decoding happens before. */
+export interface MempoolTx {
+  id: string // tx id, hex
+  bytes: Uint8Array
+  sender: string // sender key, hex
+  nonce: number
+}
+
+export interface MempoolLimits {
+  maxTxs: number
+  maxBytes: number
+  /** Pending transactions one sender may hold (stops one key from filling the pool). */
+  maxPerSender: number
+  /** How far ahead of the sender's next nonce a transaction may be. */
+  maxNonceGap: number
+  /** Blocks a transaction may wait before it is evicted. */
+  ttlBlocks: number
+}
+
+export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 100_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 10_000, maxNonceGap: 10_000, ttlBlocks: 600 }
+
+interface Entry { tx: MempoolTx, seq: number, height: number }
+
+export interface MempoolMetrics {
+  setSize (txs: number, bytes: number): void
+  rejected (reason: string): void
+  evicted (count: number): void
+}
+
+/**
+ * Pending transactions, deduplicated by id, ordered per sender by nonce and across
+ * senders by arrival. `reap` returns only transactions whose nonce is the next one
+ * for their sender, so a proposal never carries a gap.
+ */
+export class Mempool {
+  private readonly byId = new Map<string, Entry>()
+  private readonly bySender = new Map<string, Map<number, Entry>>()
+  private readonly arrival = new Map<number, Entry>() // seq → entry, iterates in insertion (= arrival) order
+  private seq = 0
+  private totalBytes = 0
+  private height = 0
+
+  constructor (readonly limits: MempoolLimits = DEFAULT_MEMPOOL_LIMITS, private readonly metrics?: MempoolMetrics) {}
+
+  get size (): number { return this.byId.size }
+  get bytes (): number { return this.totalBytes }
+  has (id: string): boolean { return this.byId.has(id) }
+
+  /**
+   * Admits a transaction whose signature and form were already checked.
+   * `nextNonce` is the sender's next nonce in committed state.
+   */
+  add (tx: MempoolTx, nextNonce: number): void {
+    const reject = (code: string, message: string, status = 400, value?: unknown): never => {
+      this.metrics?.rejected(code)
+      throw new NodeError(code, message, status, value)
+    }
+    if (this.byId.has(tx.id)) reject('MEMPOOL_DUPLICATE', `transaction ${tx.id} is already pending`, 409, tx.id)
+    if (tx.nonce < nextNonce) reject('TX_STALE_NONCE', `nonce ${tx.nonce} already used; next is ${nextNonce}`, 409, tx.nonce)
+    if (tx.nonce > nextNonce + this.limits.maxNonceGap) reject('TX_NONCE_TOO_FAR', `nonce ${tx.nonce} is more than ${this.limits.maxNonceGap} ahead of ${nextNonce}`, 400, tx.nonce)
+    let mine = this.bySender.get(tx.sender)
+    if (mine?.has(tx.nonce) === true) reject('TX_NONCE_TAKEN', `a different transaction with nonce ${tx.nonce} is already pending for this sender`, 409, tx.nonce)
+    if ((mine?.size ?? 0) >= this.limits.maxPerSender) reject('MEMPOOL_SENDER_FULL', `sender has ${this.limits.maxPerSender} pending transactions`, 429, tx.sender)
+    if (this.byId.size >= this.limits.maxTxs || this.totalBytes + tx.bytes.length > this.limits.maxBytes) {
+      reject('MEMPOOL_FULL', `mempool holds ${this.byId.size} transactions / ${this.totalBytes} bytes`, 503, this.byId.size)
+    }
+    const entry: Entry = { tx, seq: this.seq++, height: this.height }
+    this.byId.set(tx.id, entry)
+    if (mine === undefined) { mine = new Map(); this.bySender.set(tx.sender, mine) }
+    mine.set(tx.nonce, entry)
+    this.arrival.set(entry.seq, entry)
+    this.totalBytes += tx.bytes.length
+    this.metrics?.setSize(this.byId.size, this.totalBytes)
+  }
+
+  /**
+   * Up to maxTxs / maxBytes transactions for a block, in arrival order, each the next
+   * nonce of its sender given the ones already taken.
+   */
+  reap (maxTxs: number, maxBytes: number, nextNonce: (sender: string) => number): MempoolTx[] {
+    const out: MempoolTx[] = []
+    const next = new Map<string, number>()
+    let bytes = 0
+    for (const entry of this.arrival.values()) {
+      if (out.length >= maxTxs) break
+      const { tx } = entry
+      let n = next.get(tx.sender)
+      if (n === undefined) n = nextNonce(tx.sender)
+      if (tx.nonce !== n) continue
+      if (bytes + tx.bytes.length > maxBytes) break
+      out.push(tx)
+      bytes += tx.bytes.length
+      // Take the sender's following nonces right away, so a burst from one sender fills a block.
+      let k = n + 1
+      const mine = this.bySender.get(tx.sender)
+      while (mine !== undefined && out.length < maxTxs) {
+        const follow = mine.get(k)
+        if (follow === undefined || bytes + follow.tx.bytes.length > maxBytes) break
+        out.push(follow.tx)
+        bytes += follow.tx.bytes.length
+        k++
+      }
+      next.set(tx.sender, k)
+    }
+    return out
+  }
+
+  remove (id: string): void {
+    const entry = this.byId.get(id)
+    if (entry === undefined) return
+    this.byId.delete(id)
+    this.arrival.delete(entry.seq)
+    const mine = this.bySender.get(entry.tx.sender)
+    mine?.delete(entry.tx.nonce)
+    if (mine?.size === 0) this.bySender.delete(entry.tx.sender)
+    this.totalBytes -= entry.tx.bytes.length
+  }
+
+  /**
+   * After a block: drop what it committed, then re-check the rest against the new
+   * state (stale nonces) and evict transactions older than the TTL.
+   */
+  update (height: number, committedIds: Iterable<string>, nextNonce: (sender: string) => number): void {
+    this.height = height
+    for (const id of committedIds) this.remove(id)
+    let evicted = 0
+    for (const [sender, mine] of [...this.bySender]) {
+      const n = nextNonce(sender)
+      for (const entry of [...mine.values()]) {
+        if (entry.tx.nonce < n || height - entry.height > this.limits.ttlBlocks) { this.remove(entry.tx.id); evicted++ }
+      }
+    }
+    if (evicted > 0) this.metrics?.evicted(evicted)
+    this.metrics?.setSize(this.byId.size, this.totalBytes)
+  }
+}
+
+/** Bounded set of transaction ids whose signatures this node has verified: verify once per node. */
+export class VerifiedTxCache {
+  private readonly ids = new Set<string>()
+  constructor (private readonly capacity = 500_000) {}
+  has (id: string): boolean { return this.ids.has(id) }
+  add (id: string): void {
+    if (this.ids.size >= this.capacity) {
+      // Drop the oldest eighth in insertion order: cheap, bounded, no per-entry bookkeeping.
+      let drop = this.capacity >> 3
+      for (const old of this.ids) { this.ids.delete(old); if (--drop === 0) break }
+    }
+    this.ids.add(id)
+  }
+}
