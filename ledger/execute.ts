@@ -1,0 +1,387 @@
+import { bytesEqual, compareBytes, encode, toHex } from '../codec/index.js'
+import { sha256 } from '../crypto/index.js'
+import { TxFailure, type ResultCode } from './errors.js'
+import {
+  EMERGENCY_ROLES, MAX_ACTIVE_GRANTS, MAX_AMENDMENTS, MAX_BREAK_GLASS_MS, MAX_GRANT_VALIDITY_MS, MAX_PENDING_REQUESTS, REQUEST_TTL_MS,
+  type Category
+} from './constants.js'
+import { decide, grantStatus, type Decision } from './decision.js'
+import type { TxBody, TxKind } from './kinds.js'
+import {
+  keys, type AccessRequest, type AuditEntry, type BlockPoint, type BreakGlassEvent, type BreakGlassWindow, type ChainInfo, type Grant,
+  type Member, type Patient, type Provider, type RecordEntry, type Recovery
+} from './model.js'
+import { decodedWrites, Overlay, type Append, type LedgerState, type StateView, type Write } from './state.js'
+import type { DecodedTx } from './tx.js'
+
+export interface BlockContext {
+  height: number
+  /** Block time in ms (from the block header): the only clock execution sees. */
+  time: number
+  proposer: Uint8Array
+}
+
+/** A JSON-friendly notification of something a transaction did (SSE stream, patient push). */
+export interface LedgerEvent {
+  type: string
+  txIndex: number
+  txId: string
+  /** Patient id (hex) the event concerns, if any: who to notify. */
+  patient?: string
+  attributes: Record<string, string | number | boolean>
+}
+
+export interface TxResult {
+  code: ResultCode
+  log?: string
+  events: LedgerEvent[]
+}
+
+export interface BlockExecution {
+  height: number
+  prevStateRoot: Uint8Array
+  results: TxResult[]
+  /** State puts (bytes) and deletes (null), sorted by key. */
+  writes: Write[]
+  /** Append-only records (audit trail), in order; persisted but not kept in memory. */
+  appends: Append[]
+  stateRoot: Uint8Array
+  events: LedgerEvent[]
+}
+
+/**
+ * The state root chains every change: sha256(prevRoot || encode([writes, appends])).
+ * It commits to the whole state after each block without a Merkle tree over the state:
+ * two nodes agree on a root only if they applied the same changes from the same genesis.
+ * A block that changes nothing keeps the previous root.
+ */
+export function nextStateRoot (prevRoot: Uint8Array, writes: Write[], appends: Append[]): Uint8Array {
+  if (writes.length === 0 && appends.length === 0) return prevRoot
+  return sha256(prevRoot, encode([writes, appends]))
+}
+
+/** Next nonce the sender must use (0 for a fresh key). */
+export function expectedNonce (view: StateView, sender: Uint8Array): number {
+  return view.get<number>(keys.nonce(sender)) ?? 0
+}
+
+interface Exec {
+  ov: Overlay
+  tx: DecodedTx
+  at: BlockPoint
+  txIndex: number
+  audits: Array<[Uint8Array, AuditEntry]>
+  events: LedgerEvent[]
+  bgEvents: BreakGlassEvent[]
+}
+
+type Handler<K extends TxKind> = (x: Exec, body: TxBody<K>) => void
+
+/**
+ * Executes a block's transactions in order on a copy-on-write overlay; does not mutate
+ * `state` (call state.apply(result) after the block is persisted). Deterministic.
+ *
+ * Nonces: a transaction whose nonce is the sender's next one consumes it whether it
+ * succeeds or fails (so a failed transaction can never be replayed to succeed later);
+ * a wrong nonce or a duplicate changes nothing.
+ */
+export function executeBlock (state: LedgerState, ctx: BlockContext, txs: DecodedTx[]): BlockExecution {
+  const ov = new Overlay(state)
+  const chain = state.get<ChainInfo>(keys.chain())
+  const at: BlockPoint = { height: ctx.height, time: ctx.time }
+  const results: TxResult[] = []
+  const appends: Append[] = []
+  const events: LedgerEvent[] = []
+  const seen = new Set<string>()
+  let auditSeq = 0
+  let bgSeq = 0
+  for (let i = 0; i < txs.length; i++) {
+    const tx = txs[i]
+    if (seen.has(tx.idHex)) { results.push({ code: 'DUPLICATE_TX', log: 'transaction already in this block', events: [] }); continue }
+    seen.add(tx.idHex)
+    if (chain !== undefined && tx.tx.chainId !== chain.chainId) { results.push({ code: 'WRONG_CHAIN', log: tx.tx.chainId, events: [] }); continue }
+    const expected = expectedNonce(ov, tx.tx.sender)
+    if (tx.tx.nonce !== expected) { results.push({ code: 'BAD_NONCE', log: `expected nonce ${expected}, got ${tx.tx.nonce}`, events: [] }); continue }
+    const x: Exec = { ov, tx, at, txIndex: i, audits: [], events: [], bgEvents: [] }
+    ov.begin()
+    let code: ResultCode = 'OK'
+    let log: string | undefined
+    try {
+      (HANDLERS[tx.tx.kind] as Handler<TxKind>)(x, tx.tx.body as TxBody<TxKind>)
+      ov.commit()
+    } catch (err) {
+      if (!(err instanceof TxFailure)) { ov.rollback(); throw err }
+      ov.rollback()
+      code = err.code
+      log = err.message === err.code ? undefined : err.message
+      x.audits = []; x.events = []; x.bgEvents = []
+    }
+    ov.put(keys.nonce(tx.tx.sender), expected + 1)
+    for (const [patient, entry] of x.audits) appends.push([keys.audit(patient, ctx.height, auditSeq++), encode(entry)])
+    for (const ev of x.bgEvents) ov.put(keys.breakGlassEvent(ev.patient, ctx.height, bgSeq++), ev)
+    results.push(log === undefined ? { code, events: x.events } : { code, log, events: x.events })
+    events.push(...x.events)
+  }
+  const { writes, decoded } = ov.finish()
+  const exec: BlockExecution = { height: ctx.height, prevStateRoot: state.stateRoot, results, writes, appends, stateRoot: nextStateRoot(state.stateRoot, writes, appends), events }
+  decodedWrites.set(exec, decoded)
+  return exec
+}
+
+// ---- helpers ----
+
+function fail (code: ConstructorParameters<typeof TxFailure>[0], message?: string): never { throw new TxFailure(code, message) }
+
+function senderMember (x: Exec): Member {
+  const name = x.ov.get<string>(keys.memberKey(x.tx.tx.sender))
+  const member = name === undefined ? undefined : x.ov.get<Member>(keys.member(name))
+  if (member === undefined) fail('NOT_MEMBER')
+  return member
+}
+
+function activeProvider (x: Exec): Provider {
+  const p = x.ov.get<Provider>(keys.provider(x.tx.tx.sender))
+  if (p === undefined) fail('NOT_PROVIDER')
+  if (p.status !== 'active') fail('PROVIDER_SUSPENDED')
+  return p
+}
+
+/** The patient whose current key is the sender. */
+function senderPatient (x: Exec): Patient {
+  const ref = x.ov.get<{ id: Uint8Array }>(keys.patientKey(x.tx.tx.sender))
+  const p = ref === undefined ? undefined : x.ov.get<Patient>(keys.patient(ref.id))
+  if (p === undefined) fail('NOT_PATIENT')
+  return p
+}
+
+function patientById (x: Exec, id: Uint8Array): Patient {
+  const p = x.ov.get<Patient>(keys.patient(id))
+  if (p === undefined) fail('PATIENT_UNKNOWN')
+  return p
+}
+
+function keyInUse (view: StateView, key: Uint8Array): boolean {
+  return view.get(keys.memberKey(key)) !== undefined || view.get(keys.provider(key)) !== undefined || view.get(keys.patientKey(key)) !== undefined
+}
+
+function audit (x: Exec, patient: Uint8Array, entry: Omit<AuditEntry, 'txId' | 'actor' | 'at'>): void {
+  x.audits.push([patient, { ...entry, txId: x.tx.id, actor: x.tx.tx.sender, at: x.at }])
+}
+
+function emit (x: Exec, type: string, patient: Uint8Array | undefined, attributes: LedgerEvent['attributes'] = {}): void {
+  const ev: LedgerEvent = { type, txIndex: x.txIndex, txId: x.tx.idHex, attributes }
+  if (patient !== undefined) ev.patient = toHex(patient)
+  x.events.push(ev)
+}
+
+function withoutUndefined<T extends object> (o: T): T {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v
+  return out as T
+}
+
+function rotate (x: Exec, patient: Patient, newKey: Uint8Array): void {
+  if (keyInUse(x.ov, newKey)) fail('KEY_IN_USE')
+  x.ov.delete(keys.patientKey(patient.key))
+  x.ov.put(keys.patientKey(newKey), { id: patient.id })
+  x.ov.put(keys.patient(patient.id), { ...patient, key: newKey })
+  x.ov.delete(keys.recovery(patient.id))
+  audit(x, patient.id, { type: 'patient.key_rotated' })
+  emit(x, 'patient.key_rotated', patient.id, { newKey: toHex(newKey) })
+}
+
+/** A provider's write decision, or the patient themself (D04). Throws WRITE_DENIED. */
+function requireWrite (x: Exec, patient: Uint8Array, category: Category | undefined, record: Uint8Array | undefined, purpose: TxBody<'record.anchor'>['purpose']): Decision {
+  const d = decide(x.ov, withoutUndefined({ patient, requester: x.tx.tx.sender, category, record, action: 'write' as const, purpose, time: x.at.time }))
+  if (!d.permit) {
+    if (d.reason === 'RECORD_UNKNOWN') fail('RECORD_UNKNOWN')
+    if (d.reason === 'RECORD_ERASED') fail('RECORD_ERASED')
+    if (d.reason === 'PATIENT_UNKNOWN') fail('PATIENT_UNKNOWN')
+    fail('WRITE_DENIED', d.reason)
+  }
+  return d
+}
+
+// ---- handlers, one per kind ----
+
+const HANDLERS: { [K in TxKind]: Handler<K> } = {
+  'provider.register' (x, b) {
+    const member = senderMember(x)
+    if (x.ov.get(keys.provider(b.key)) !== undefined) fail('PROVIDER_EXISTS')
+    if (keyInUse(x.ov, b.key)) fail('KEY_IN_USE')
+    const p: Provider = { key: b.key, role: b.role, name: b.name, org: member.name, status: 'active', registered: x.at }
+    x.ov.put(keys.provider(b.key), p)
+    emit(x, 'provider.registered', undefined, { provider: toHex(b.key), role: b.role, org: member.name })
+  },
+
+  'provider.suspend' (x, b) {
+    const member = senderMember(x)
+    const p = x.ov.get<Provider>(keys.provider(b.key))
+    if (p === undefined) fail('PROVIDER_UNKNOWN')
+    if (p.org !== member.name) fail('NOT_AUTHORIZED', `provider belongs to ${p.org}`)
+    if (p.status === 'suspended') fail('ALREADY_SUSPENDED')
+    x.ov.put(keys.provider(b.key), { ...p, status: 'suspended', suspended: withoutUndefined({ ...x.at, reason: b.reason }) })
+    emit(x, 'provider.suspended', undefined, { provider: toHex(b.key), org: member.name })
+  },
+
+  'provider.reinstate' (x, b) {
+    const member = senderMember(x)
+    const p = x.ov.get<Provider>(keys.provider(b.key))
+    if (p === undefined) fail('PROVIDER_UNKNOWN')
+    if (p.org !== member.name) fail('NOT_AUTHORIZED', `provider belongs to ${p.org}`)
+    if (p.status !== 'suspended') fail('NOT_SUSPENDED')
+    const { suspended: _, ...rest } = p
+    x.ov.put(keys.provider(b.key), { ...rest, status: 'active' })
+    emit(x, 'provider.reinstated', undefined, { provider: toHex(b.key), org: member.name })
+  },
+
+  'patient.register' (x, b) {
+    const key = x.tx.tx.sender
+    if (x.ov.get(keys.patient(key)) !== undefined || x.ov.get(keys.patientKey(key)) !== undefined) fail('PATIENT_EXISTS')
+    if (keyInUse(x.ov, key)) fail('KEY_IN_USE')
+    if (b.guardians?.some(g => bytesEqual(g, key)) === true) fail('BAD_GUARDIANS', 'a patient can not guard themself')
+    const p: Patient = withoutUndefined({ id: key, key, guardians: b.guardians, threshold: b.threshold, registered: x.at })
+    x.ov.put(keys.patient(key), p)
+    x.ov.put(keys.patientKey(key), { id: key })
+    audit(x, key, { type: 'patient.registered' })
+    emit(x, 'patient.registered', key)
+  },
+
+  'patient.rotate_key' (x, b) {
+    rotate(x, senderPatient(x), b.newKey)
+  },
+
+  'patient.recover' (x, b) {
+    const patient = patientById(x, b.patient)
+    const guardian = x.tx.tx.sender
+    if (patient.guardians?.some(g => bytesEqual(g, guardian)) !== true || patient.threshold === undefined) fail('NOT_GUARDIAN')
+    if (keyInUse(x.ov, b.newKey)) fail('KEY_IN_USE')
+    const recovery = x.ov.get<Recovery>(keys.recovery(b.patient)) ?? { candidates: [] }
+    // One approval per guardian: approving a new key withdraws its approval of any other.
+    const candidates = recovery.candidates
+      .map(c => ({ newKey: c.newKey, approvals: c.approvals.filter(a => !bytesEqual(a, guardian)) }))
+      .filter(c => c.approvals.length > 0 && !bytesEqual(c.newKey, b.newKey))
+    const current = recovery.candidates.find(c => bytesEqual(c.newKey, b.newKey))?.approvals.filter(a => !bytesEqual(a, guardian)) ?? []
+    const approvals = [...current, guardian].sort(compareBytes)
+    audit(x, patient.id, { type: 'patient.recovery_approved' })
+    emit(x, 'patient.recovery_approved', patient.id, { guardian: toHex(guardian), approvals: approvals.length, threshold: patient.threshold })
+    if (approvals.length >= patient.threshold) {
+      rotate(x, patient, b.newKey)
+      return
+    }
+    candidates.push({ newKey: b.newKey, approvals })
+    candidates.sort((p, q) => compareBytes(p.newKey, q.newKey))
+    x.ov.put(keys.recovery(b.patient), { candidates })
+  },
+
+  'consent.grant' (x, b) {
+    const patient = senderPatient(x)
+    if (b.validUntil <= b.validFrom || b.validUntil <= x.at.time || b.validUntil - b.validFrom > MAX_GRANT_VALIDITY_MS) {
+      fail('BAD_WINDOW', 'need validFrom < validUntil, validUntil after block time, at most 10 years')
+    }
+    const g = b.grantee
+    if (g.type === 'provider' && x.ov.get(keys.provider(g.key)) === undefined) fail('GRANTEE_UNKNOWN', 'no such provider')
+    if (g.type === 'org' && x.ov.get(keys.member(g.member)) === undefined) fail('GRANTEE_UNKNOWN', 'no such member')
+    let active = 0
+    for (const k of x.ov.keysInGroup(keys.consentGroup(patient.id))) {
+      if (grantStatus(x.ov.get<Grant>(k) as Grant, x.at.time) !== 'expired' && (x.ov.get<Grant>(k) as Grant).revoked === undefined) active++
+    }
+    if (active >= MAX_ACTIVE_GRANTS) fail('TOO_MANY_GRANTS')
+    if (b.request !== undefined) {
+      if (x.ov.get(keys.request(patient.id, b.request)) === undefined) fail('REQUEST_UNKNOWN')
+      x.ov.delete(keys.request(patient.id, b.request))
+    }
+    const grant: Grant = withoutUndefined({
+      id: x.tx.id, patient: patient.id, grantee: g, categories: b.categories, exclude: b.exclude, actions: b.actions,
+      purposes: b.purposes, validFrom: b.validFrom, validUntil: b.validUntil, granted: x.at
+    })
+    x.ov.put(keys.consent(patient.id, x.tx.id), grant)
+    audit(x, patient.id, { type: 'consent.granted', grantId: x.tx.id })
+    emit(x, 'consent.granted', patient.id, { grantId: x.tx.idHex })
+  },
+
+  'consent.revoke' (x, b) {
+    const patient = senderPatient(x)
+    const grant = x.ov.get<Grant>(keys.consent(patient.id, b.grantId))
+    if (grant === undefined) fail('GRANT_UNKNOWN')
+    if (grant.revoked !== undefined) fail('GRANT_ALREADY_REVOKED')
+    x.ov.put(keys.consent(patient.id, b.grantId), { ...grant, revoked: x.at })
+    audit(x, patient.id, { type: 'consent.revoked', grantId: b.grantId })
+    emit(x, 'consent.revoked', patient.id, { grantId: toHex(b.grantId) })
+  },
+
+  'access.request' (x, b) {
+    const provider = activeProvider(x)
+    patientById(x, b.patient)
+    let pending = 0
+    for (const k of x.ov.keysInGroup(keys.requestGroup(b.patient))) {
+      if ((x.ov.get<AccessRequest>(k) as AccessRequest).expires > x.at.time) pending++
+    }
+    if (pending >= MAX_PENDING_REQUESTS) fail('TOO_MANY_REQUESTS')
+    const req: AccessRequest = withoutUndefined({
+      id: x.tx.id, patient: b.patient, provider: provider.key, categories: b.categories, actions: b.actions, purposes: b.purposes,
+      note: b.note, requested: x.at, expires: x.at.time + REQUEST_TTL_MS
+    })
+    x.ov.put(keys.request(b.patient, x.tx.id), req)
+    audit(x, b.patient, { type: 'access.requested' })
+    emit(x, 'access.requested', b.patient, { requestId: x.tx.idHex, provider: toHex(provider.key) })
+  },
+
+  'access.log' (x, b) {
+    // Any registered provider's access is recorded, permit or deny (a suspended one is denied).
+    if (x.ov.get(keys.provider(x.tx.tx.sender)) === undefined && x.ov.get(keys.patientKey(x.tx.tx.sender)) === undefined) fail('NOT_PROVIDER')
+    patientById(x, b.patient)
+    const d = decide(x.ov, withoutUndefined({ patient: b.patient, requester: x.tx.tx.sender, category: b.category, record: b.record, action: b.action, purpose: b.purpose, time: x.at.time }))
+    const record = b.record === undefined ? undefined : x.ov.get<RecordEntry>(keys.record(b.patient, b.record))
+    audit(x, b.patient, withoutUndefined({
+      type: 'access', permit: d.permit, reason: d.reason, breakGlass: d.breakGlass, grantId: d.grantId, record: b.record,
+      category: b.category ?? record?.category, action: b.action, purpose: b.purpose
+    }))
+    const attributes: LedgerEvent['attributes'] = { permit: d.permit, reason: d.reason, purpose: b.purpose, action: b.action }
+    if (d.breakGlass === true) attributes.breakGlass = true
+    emit(x, 'access.logged', b.patient, attributes)
+  },
+
+  'access.break_glass' (x, b) {
+    const provider = activeProvider(x)
+    if (!EMERGENCY_ROLES.has(provider.role)) fail('NOT_EMERGENCY_ROLE', provider.role)
+    if (b.purpose !== 'ETREAT') fail('BREAK_GLASS_PURPOSE', b.purpose)
+    if (b.durationMs === 0 || b.durationMs > MAX_BREAK_GLASS_MS) fail('BAD_WINDOW', `duration must be in 1..${MAX_BREAK_GLASS_MS} ms`)
+    patientById(x, b.patient)
+    const window: BreakGlassWindow = { provider: provider.key, from: x.at.time, until: x.at.time + b.durationMs, txId: x.tx.id }
+    x.ov.put(keys.breakGlassWindow(b.patient, provider.key), window)
+    x.bgEvents.push({ txId: x.tx.id, patient: b.patient, provider: provider.key, org: provider.org, role: provider.role, reason: b.reason, from: window.from, until: window.until, at: x.at })
+    audit(x, b.patient, { type: 'access.break_glass', permit: true, reason: 'BREAK_GLASS', breakGlass: true, purpose: 'ETREAT' })
+    emit(x, 'access.break_glass', b.patient, { provider: toHex(provider.key), until: window.until, breakGlass: true })
+  },
+
+  'record.anchor' (x, b) {
+    patientById(x, b.patient)
+    requireWrite(x, b.patient, b.category, undefined, b.purpose)
+    const rec: RecordEntry = { id: x.tx.id, patient: b.patient, category: b.category, hash: b.hash, locator: b.locator, author: x.tx.tx.sender, anchored: x.at, amendments: [] }
+    x.ov.put(keys.record(b.patient, x.tx.id), rec)
+    audit(x, b.patient, { type: 'record.anchored', record: x.tx.id, category: b.category, action: 'write', purpose: b.purpose })
+    emit(x, 'record.anchored', b.patient, { record: x.tx.idHex, category: b.category })
+  },
+
+  'record.amend' (x, b) {
+    patientById(x, b.patient)
+    requireWrite(x, b.patient, undefined, b.record, b.purpose)
+    const rec = x.ov.get<RecordEntry>(keys.record(b.patient, b.record)) as RecordEntry
+    if (rec.amendments.length >= MAX_AMENDMENTS) fail('TOO_MANY_AMENDMENTS')
+    // The category is the record's: an amendment can not move data to a wider grant.
+    const amendments = [...rec.amendments, { id: x.tx.id, hash: b.hash, locator: b.locator, author: x.tx.tx.sender, at: x.at }]
+    x.ov.put(keys.record(b.patient, b.record), { ...rec, amendments })
+    audit(x, b.patient, { type: 'record.amended', record: b.record, category: rec.category, action: 'write', purpose: b.purpose })
+    emit(x, 'record.amended', b.patient, { record: toHex(b.record), amendment: x.tx.idHex })
+  },
+
+  'record.erase' (x, b) {
+    patientById(x, b.patient)
+    requireWrite(x, b.patient, undefined, b.record, b.purpose)
+    const rec = x.ov.get<RecordEntry>(keys.record(b.patient, b.record)) as RecordEntry
+    x.ov.put(keys.record(b.patient, b.record), { ...rec, erased: { ...x.at, by: x.tx.tx.sender } })
+    audit(x, b.patient, { type: 'record.erased', record: b.record, category: rec.category, action: 'write', purpose: b.purpose })
+    emit(x, 'record.erased', b.patient, { record: toHex(b.record) })
+  }
+}
