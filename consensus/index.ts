@@ -1,0 +1,5 @@
+export * from './types.js'
+export * from './commit.js'
+export * from './signstate.js'
+export { VoteSet, hashKey } from './voteset.js'
+export * from './core.js'

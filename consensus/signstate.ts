@@ -1,0 +1,49 @@
+import { bytesEqual, encode, decode, s } from '../codec/index.js'
+
+/** Steps in signing order within a round: a proposal precedes our prevote, then our precommit. */
+export type SignStep = 'propose' | 'prevote' | 'precommit'
+const STEP_ORDER: Record<SignStep, number> = { propose: 0, prevote: 1, precommit: 2 }
+
+/**
+ * What this validator last signed, plus its lock. Persisted (durably) before any signature
+ * leaves the process; a restarted core is built from it, so it can neither sign a conflicting
+ * message for the same height/round/step nor go back in height/round/step, nor forget a lock.
+ */
+export interface SignState {
+  height: number
+  round: number
+  step: SignStep
+  /** Hash signed at (height, round, step); null = nil vote. */
+  blockHash: Uint8Array | null
+  /** Lock at this height (lockedRound / hash of lockedValue), null when unlocked. */
+  lockedRound: number | null
+  lockedHash: Uint8Array | null
+}
+
+export const SignStateSchema = s.struct({
+  height: s.uint(),
+  round: s.uint(),
+  step: s.oneOf(['propose', 'prevote', 'precommit'] as const),
+  blockHash: s.nullable(s.bytes(32)),
+  lockedRound: s.nullable(s.uint()),
+  lockedHash: s.nullable(s.bytes(32))
+})
+
+export const encodeSignState = (st: SignState): Uint8Array => encode(st)
+export const decodeSignState = (bytes: Uint8Array): SignState => SignStateSchema.check(decode(bytes, { maxBytes: 1024, maxDepth: 2 }), '') as SignState
+
+export type SignCheck = 'new' | 'same' | 'conflict' | 'regression'
+
+/**
+ * Decides whether signing (height, round, step, hash) is allowed after `last`:
+ * 'new' (strictly later H/R/S), 'same' (identical H/R/S and hash: re-signing the same bytes
+ * is harmless), 'conflict' (same H/R/S, other hash) or 'regression' (earlier H/R/S).
+ */
+export function checkSign (last: SignState | null, height: number, round: number, step: SignStep, hash: Uint8Array | null): SignCheck {
+  if (last === null) return 'new'
+  if (height !== last.height) return height > last.height ? 'new' : 'regression'
+  if (round !== last.round) return round > last.round ? 'new' : 'regression'
+  if (step !== last.step) return STEP_ORDER[step] > STEP_ORDER[last.step] ? 'new' : 'regression'
+  const same = hash === null ? last.blockHash === null : last.blockHash !== null && bytesEqual(hash, last.blockHash)
+  return same ? 'same' : 'conflict'
+}
