@@ -1,6 +1,7 @@
 import { readU64be } from '../codec/index.js'
 import { Bucket } from './buckets.js'
 import type { StoreContext } from './context.js'
+import { asView } from './db.js'
 import { StorageError } from './errors.js'
 import { bucketKey, heightFromKey, heightKey } from './keys.js'
 import { decodeRecord, headerSummarySchema, type HeaderSummary } from './records.js'
@@ -26,7 +27,7 @@ export class BlockRepository {
   /** Encoded block bytes at a height, or undefined. */
   async get (height: number): Promise<Uint8Array | undefined> {
     this.ctx.assertOpen(); checkHeight(height)
-    return await this.ctx.db.get(heightKey(Bucket.blockBytes, height))
+    return asView(await this.ctx.db.get(heightKey(Bucket.blockBytes, height)))
   }
 
   async has (height: number): Promise<boolean> {
@@ -52,7 +53,7 @@ export class BlockRepository {
   /** Commit certificate (signed precommits) of the block at `height`, or undefined if not stored yet. */
   async getCommit (height: number): Promise<Uint8Array | undefined> {
     this.ctx.assertOpen(); checkHeight(height)
-    return await this.ctx.db.get(heightKey(Bucket.commitCert, height))
+    return asView(await this.ctx.db.get(heightKey(Bucket.commitCert, height)))
   }
 
   /**
@@ -73,11 +74,11 @@ export class BlockRepository {
       for await (const [key, block] of it) {
         const height = heightFromKey(key)
         if (height !== expected) break
-        const commit = await this.ctx.db.get(heightKey(Bucket.commitCert, height))
+        const commit = asView(await this.ctx.db.get(heightKey(Bucket.commitCert, height)))
         const size = block.length + (commit?.length ?? 0)
         if (out.length > 0 && total + size > maxBytes) break
         total += size
-        out.push(commit === undefined ? { height, block } : { height, block, commit })
+        out.push(commit === undefined ? { height, block: asView(block) } : { height, block: asView(block), commit })
         expected++
       }
     } finally {

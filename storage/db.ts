@@ -39,3 +39,11 @@ export async function openDb (location: string, options: DbOptions = {}): Promis
   }
   return db
 }
+
+/** LevelDB hands back Buffers; callers get plain Uint8Array views of the same memory. */
+export function asView (bytes: Uint8Array): Uint8Array
+export function asView (bytes: Uint8Array | undefined): Uint8Array | undefined
+export function asView (bytes: Uint8Array | undefined): Uint8Array | undefined {
+  if (bytes === undefined || bytes.constructor === Uint8Array) return bytes
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}

@@ -1,6 +1,7 @@
 import { compareBytes, utf8 } from '../codec/index.js'
 import { Bucket } from './buckets.js'
 import type { StoreContext } from './context.js'
+import { asView } from './db.js'
 import { StorageError } from './errors.js'
 import { bucketKey, bucketRange, decodeUtf8, prefixUpperBound, stringFromKey } from './keys.js'
 
@@ -40,8 +41,8 @@ export class StateRepository {
     this.ctx.assertOpen()
     const k = checkStateKey(key)
     const v = await this.ctx.db.get(bucketKey(Bucket.state, k))
-    if (v !== undefined) return v
-    return await this.ctx.db.get(bucketKey(Bucket.appends, k))
+    if (v !== undefined) return asView(v)
+    return asView(await this.ctx.db.get(bucketKey(Bucket.appends, k)))
   }
 
   /** Every mutable state entry in key byte order (restart: LedgerState.fromEntries). */
@@ -49,7 +50,7 @@ export class StateRepository {
     this.ctx.assertOpen()
     const it = this.ctx.db.iterator(bucketRange(Bucket.state))
     try {
-      for await (const [key, value] of it) yield [stringFromKey(key), value]
+      for await (const [key, value] of it) yield [stringFromKey(key), asView(value)]
     } finally {
       await it.close()
     }
@@ -108,7 +109,7 @@ export class StateRepository {
     }
     const it = this.ctx.db.iterator({ ...range, reverse })
     try {
-      for await (const [key, value] of it) yield [key.subarray(1), value]
+      for await (const [key, value] of it) yield [key.subarray(1), asView(value)]
     } finally {
       await it.close()
     }
