@@ -1,0 +1,114 @@
+import t from 'tap'
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { utf8 } from '../../codec/index.js'
+import { ConsensusWal, crc32, encodeWalRecord, parseWal, StorageError } from '../../storage/index.js'
+
+const rec = (i: number): Uint8Array => utf8(`record ${i} `.repeat(i + 1))
+const walFile = (dir: string, height: number): string => join(dir, `${String(height).padStart(16, '0')}.wal`)
+
+t.test('crc32 matches the IEEE check value', async t => {
+  t.equal(crc32(utf8('123456789')), 0xcbf43926)
+  t.equal(crc32(new Uint8Array(0)), 0)
+  t.equal(crc32(utf8('56789'), crc32(utf8('1234'))), 0xcbf43926, 'chains over parts')
+})
+
+t.test('append then records round trip, per height, in order', async t => {
+  const dir = t.testdir()
+  const wal = await ConsensusWal.open(dir)
+  for (let i = 0; i < 5; i++) await wal.append(7, rec(i))
+  await wal.append(8, rec(99))
+  await wal.append(7, utf8('')) // empty payloads are records too
+  t.same(await wal.records(7), [rec(0), rec(1), rec(2), rec(3), rec(4), new Uint8Array(0)])
+  t.same(await wal.records(8), [rec(99)])
+  t.same(await wal.records(9), [])
+  t.same(await wal.heights(), [7, 8])
+  await wal.close()
+  await t.rejects(wal.append(7, rec(0)), { code: 'STORE_CLOSED' })
+  const reopened = await ConsensusWal.open(dir)
+  t.same((await reopened.records(7)).length, 6, 'survives reopen')
+  await reopened.close()
+})
+
+t.test('a torn last record is truncated; appends continue after it', async t => {
+  const dir = t.testdir()
+  const wal = await ConsensusWal.open(dir)
+  for (let i = 0; i < 3; i++) await wal.append(5, rec(i))
+  await wal.close()
+  const path = walFile(dir, 5)
+  const clean = statSync(path).size
+  for (const cut of [3, 8, 12]) { // torn inside the header, right after it, inside the payload
+    const torn = encodeWalRecord(rec(3)).subarray(0, cut)
+    appendFileSync(path, torn)
+    const w = await ConsensusWal.open(dir)
+    const res = await w.read(5)
+    t.same(res.records, [rec(0), rec(1), rec(2)], `cut at ${cut}`)
+    t.equal(res.truncatedBytes, cut)
+    t.equal(statSync(path).size, clean, 'file truncated back to the last whole record')
+    await w.close()
+  }
+  // a crash that left a torn tail, then a restart that appends without reading first
+  appendFileSync(path, encodeWalRecord(rec(3)).subarray(0, 10))
+  const w = await ConsensusWal.open(dir)
+  await w.append(5, rec(4))
+  t.same(await w.records(5), [rec(0), rec(1), rec(2), rec(4)])
+  await w.close()
+})
+
+t.test('a zero-filled tail (extended but never written) is truncated', async t => {
+  const dir = t.testdir()
+  const wal = await ConsensusWal.open(dir)
+  await wal.append(2, rec(0))
+  await wal.close()
+  appendFileSync(walFile(dir, 2), new Uint8Array(100))
+  const w = await ConsensusWal.open(dir)
+  t.same(await w.read(2), { records: [rec(0)], truncatedBytes: 100 })
+  await w.close()
+})
+
+t.test('CRC corruption in a complete record is WAL_CORRUPT, last or not', async t => {
+  const dir = t.testdir()
+  const wal = await ConsensusWal.open(dir)
+  for (let i = 0; i < 3; i++) await wal.append(3, rec(i))
+  await wal.close()
+  const path = walFile(dir, 3)
+  const original = readFileSync(path)
+  const firstLen = encodeWalRecord(rec(0)).length
+  for (const [what, offset] of [['payload of the middle record', firstLen + 10], ['payload of the last record', original.length - 2], ['crc field of the first record', 5]] as const) {
+    const bytes = Buffer.from(original)
+    bytes[offset] ^= 0x01
+    writeFileSync(path, bytes)
+    const w = await ConsensusWal.open(dir)
+    const err = await w.records(3).catch((e: unknown) => e)
+    t.ok(err instanceof StorageError, what)
+    t.equal((err as StorageError).code, 'WAL_CORRUPT', what)
+    t.equal(statSync(path).size, original.length, 'a corrupt WAL is not truncated')
+    await w.close()
+  }
+})
+
+t.test('an impossible length is WAL_CORRUPT; oversize appends are refused', async t => {
+  const bytes = encodeWalRecord(rec(0))
+  new DataView(bytes.buffer).setUint32(0, 0xfffffff0)
+  t.throws(() => parseWal(bytes, 1024, 'test'), { code: 'WAL_CORRUPT' })
+  const wal = await ConsensusWal.open(t.testdir(), { maxRecordBytes: 16 })
+  t.teardown(() => wal.close())
+  await t.rejects(wal.append(1, new Uint8Array(17)), { code: 'WAL_RECORD_TOO_LARGE' })
+  await wal.append(1, new Uint8Array(16))
+  t.equal((await wal.records(1)).length, 1)
+})
+
+t.test('prune removes heights below the bound only', async t => {
+  const dir = t.testdir()
+  const wal = await ConsensusWal.open(dir)
+  t.teardown(() => wal.close())
+  for (const h of [1, 2, 3, 4]) await wal.append(h, rec(h))
+  t.equal(await wal.prune(3), 2)
+  t.same(await wal.heights(), [3, 4])
+  t.same(await wal.records(1), [])
+  t.same(await wal.records(3), [rec(3)])
+  await wal.append(4, rec(5)) // the open handle still works
+  t.same(await wal.records(4), [rec(4), rec(5)])
+  t.equal(await wal.prune(10), 2)
+  t.same(await wal.heights(), [])
+})
