@@ -58,6 +58,8 @@ export interface P2PTiming {
   redialMinBackoffMs: number
   redialMaxBackoffMs: number
   dialTimeoutMs: number
+  /** How long before redialling a member refused for another genesis or chain id. */
+  mismatchRetryMs: number
 }
 
 export interface P2PHostOptions {
@@ -115,7 +117,8 @@ const DEFAULT_TIMING: P2PTiming = {
   redialTickMs: 250,
   redialMinBackoffMs: 250,
   redialMaxBackoffMs: 10_000,
-  dialTimeoutMs: 5_000
+  dialTimeoutMs: 5_000,
+  mismatchRetryMs: 60_000
 }
 
 interface PeerState {
@@ -420,10 +423,11 @@ class Host implements P2PHost {
     this.stats.drop(reason)
     this.log('error', message, { peerId: member.peerId })
     const dial = this.dials.get(member.peerId)
-    if (dial != null) { dial.backoffMs = this.timing.redialMaxBackoffMs; dial.nextAt = Date.now() + dial.backoffMs }
+    if (dial != null) { dial.backoffMs = this.timing.redialMaxBackoffMs; dial.nextAt = Date.now() + this.timing.mismatchRetryMs }
     const state = this.peers.get(member.peerId)
     if (state != null) { for (const w of state.waiters.splice(0)) w(false) }
-    void this.libp2p.hangUp(member.id).catch(() => {})
+    // Hang up a moment later, so the peer can read our status and log the reason itself.
+    setTimeout(() => { void this.libp2p.hangUp(member.id).catch(() => {}) }, 250).unref()
   }
 
   private emit (event: PeerStatusEvent): void {

@@ -76,9 +76,9 @@ export function addressOf (node: Node): string {
 }
 
 /** Starts n members, tells each the others' addresses and waits until fully connected. */
-export async function startCluster (n: number, extra?: Partial<P2PHostOptions>): Promise<Node[]> {
+export async function startCluster (n: number, extra?: Partial<P2PHostOptions>, extraMemberKeys: Uint8Array[] = []): Promise<Node[]> {
   const seeds = Array.from({ length: n }, () => generateSeed())
-  const members = seeds.map(seed => ({ publicKey: publicKeyFromSeed(seed) }))
+  const members = [...seeds, ...extraMemberKeys].map((x, i) => ({ publicKey: i < n ? publicKeyFromSeed(x) : x }))
   const nodes = await Promise.all(seeds.map(async seed => await startNode({ seed, members, extra })))
   for (const a of nodes) {
     for (const b of nodes) if (a !== b) a.host.setMemberAddress(b.publicKey, addressOf(b))
