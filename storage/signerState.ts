@@ -48,6 +48,7 @@ export class SignerStateStore {
    * Throws SIGNER_STATE_MISSING (chain has blocks, no state) or SIGNER_STATE_CORRUPT.
    */
   async load (): Promise<SignerState | null> {
+    this.last = undefined // a failed load leaves nothing cached: the next save re-reads and fails too
     let file: Uint8Array
     try {
       file = new Uint8Array(await readFile(this.path))
