@@ -42,7 +42,8 @@ export function buildTx<K extends TxKind> (kind: K, body: TxBody<K>, opts: Build
   const tx: UnsignedTx = { v: TX_VERSION, chainId: opts.chainId, kind, sender: signer.publicKey, nonce: opts.nonce, body: stripUndefined(body) as UnsignedTx['body'] }
   if (opts.time !== undefined) tx.time = opts.time
   const sig = signer.sign('tx', opts.chainId, encode(tx))
-  const bytes = encodeEnvelope(tx, sig)
+  // A plain copy: encode may hand back a Buffer, whose slice() is a view, not a copy.
+  const bytes = new Uint8Array(encodeEnvelope(tx, sig))
   return { bytes, id: sha256(bytes), tx }
 }
 
