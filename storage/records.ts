@@ -27,7 +27,9 @@ export const signerStateSchema = s.struct({
   height: s.uint(),
   round: s.uint(),
   step: s.uint(255),
-  signBytesHash: hash32
+  signBytesHash: hash32,
+  /** The signer's own record of what it signed (consensus's sign state with its lock), opaque here. */
+  payload: s.optional(s.bytes(0, 1024))
 })
 export type SignerState = Infer<typeof signerStateSchema>
 
