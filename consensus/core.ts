@@ -1,8 +1,8 @@
 import { bytesEqual, fromHex } from '../codec/index.js'
 import { merkleRoot } from '../crypto/index.js'
 import { verifyCommit } from './commit.js'
-import { checkSign, type SignState, type SignStep } from './signstate.js'
-import { VoteSet, hashKey } from './voteset.js'
+import { checkSign, type LockProof, type SignState, type SignStep } from './signstate.js'
+import { VoteSet, hashKey, NIL_KEY } from './voteset.js'
 import {
   blockHash, commitHash, voteSignBody, proposalSignBody, totalPower, quorumPower, oneThirdPlusPower,
   proposerIndex, checkValidatorSet, ConsensusError, ZERO_HASH, LIMITS,
@@ -33,6 +33,8 @@ export interface CoreOptions {
   timeouts: TimeoutConfig
   /** The last persisted sign state (null only for a validator that never signed). */
   signState: SignState | null
+  /** The last persisted lock proof; used when it matches signState's lock at the starting height. */
+  lockProof?: LockProof | null
   maxBufferedMessages?: number
   maxFutureHeights?: number
   maxFutureRounds?: number
@@ -54,6 +56,8 @@ export type RejectCode =
 export type ConsensusEffect =
   /** Persist durably, and only then execute the effects that follow. */
   | { type: 'persistSignState', state: SignState }
+  /** Persist durably (with the sign state that follows it) the block we lock on and its proof. */
+  | { type: 'persistLock', lock: LockProof }
   | { type: 'broadcast', message: ConsensusMessage }
   | { type: 'scheduleTimeout', height: number, round: number, step: RoundStep, ms: number }
   /** Driver: build a block (choose txs and time >= minTime, execute for stateRoot) and answer blockBuilt. */
@@ -91,7 +95,8 @@ export interface CoreStatus {
  * randomness, no I/O: same events in, same effects out.
  */
 export class ConsensusCore {
-  private readonly opts: Required<Omit<CoreOptions, 'unsafeMutation' | 'signState' | 'signer'>> & Pick<CoreOptions, 'unsafeMutation'>
+  private readonly opts: Required<Omit<CoreOptions, 'unsafeMutation' | 'signState' | 'signer' | 'lockProof'>> & Pick<CoreOptions, 'unsafeMutation'>
+  private lockProof: LockProof | null
   private readonly signer: ConsensusSigner | null
   private signState: SignState | null
   private effects: ConsensusEffect[] = []
@@ -129,6 +134,7 @@ export class ConsensusCore {
     if (options.chainId.length === 0 || options.chainId.length > LIMITS.maxChainIdLength) throw new ConsensusError('CONFIG_INVALID', 'bad chain id', options.chainId)
     this.signer = options.signer
     this.signState = options.signState
+    this.lockProof = options.lockProof ?? null
     this.opts = {
       chainId: options.chainId,
       verifier: options.verifier,
@@ -146,6 +152,7 @@ export class ConsensusCore {
 
   /** The last sign state this core asked to persist (what a restart must be built from). */
   lastSignState (): SignState | null { return this.signState }
+  lastLockProof (): LockProof | null { return this.lockProof }
 
   handle (event: ConsensusEvent): ConsensusEffect[] {
     this.effects = []
@@ -198,10 +205,23 @@ export class ConsensusCore {
       startRound = st.round
       if (st.lockedRound !== null && st.lockedHash !== null) { this.lockedRound = st.lockedRound; this.lockedHash = st.lockedHash }
     }
+    const lp = this.lockProof
+    if (lp !== null && lp.height === e.height && this.lockedRound === lp.round && this.lockedHash !== null) this.restoreLockProof(lp)
     const pending = this.buffered
     this.buffered = []
     this.startRound(startRound)
     for (const m of pending) this.onMessage(m)
+  }
+
+  /** Brings back the locked block (as our valid value) and the prevotes proving it, checked like any input. */
+  private restoreLockProof (lp: LockProof): void {
+    const hash = blockHash(lp.block.header)
+    if (!bytesEqual(hash, this.lockedHash!)) return
+    const k = hashKey(hash)
+    this.blocks.set(k, lp.block)
+    this.validity.set(k, 'valid')
+    for (const v of lp.prevotes) if (v.height === this.height && v.round === lp.round && v.type === 'prevote') this.onVote(v)
+    if (this.roundState(lp.round).prevotes.powerForKey(k) >= this.quorum) { this.validRound = lp.round; this.validHash = hash }
   }
 
   private startRound (r: number): void {
@@ -213,6 +233,7 @@ export class ConsensusCore {
       const validBlock = vh !== null ? this.blocks.get(hashKey(vh)) : undefined
       if (validBlock !== undefined && this.validRound !== null) {
         this.propose(validBlock, vh!, this.validRound)
+        this.relayProofOfLock()
       } else if (this.buildRequested !== r) {
         this.buildRequested = r
         this.effects.push({
@@ -287,7 +308,18 @@ export class ConsensusCore {
     this.noteSender(rs, this.myIndex)
   }
 
+  /** Relays the prevotes proving our valid value (the proof-of-lock), so peers can accept a re-proposal. */
+  private relayProofOfLock (): void {
+    if (this.validRound === null || this.validHash === null) return
+    const rs = this.rounds.get(this.validRound)
+    if (rs === undefined) return
+    for (const vote of rs.prevotes.votesFor(hashKey(this.validHash))) {
+      if (vote.validatorIndex !== this.myIndex) this.effects.push({ type: 'broadcast', message: { type: 'vote', vote } })
+    }
+  }
+
   private onRebroadcast (): void {
+    this.relayProofOfLock()
     for (const m of this.ownMessages) if (m.round >= this.round - 1) this.effects.push({ type: 'broadcast', message: m.message })
     const p = this.proposals.get(this.round)
     if (p !== undefined && p.proposal.validatorIndex !== this.myIndex) {
@@ -321,12 +353,12 @@ export class ConsensusCore {
     if (v.validatorIndex >= this.validators.length) { this.reject('MSG_BAD_INDEX', `validator ${v.validatorIndex}`); return }
     const rs = this.roundState(v.round)
     const set = v.type === 'prevote' ? rs.prevotes : rs.precommits
-    const existing = set.get(v.validatorIndex)
-    // Verify each vote once: an exact repeat of a vote we hold costs a map lookup.
-    if (existing !== undefined && hashKey(existing.blockHash) === hashKey(v.blockHash)) return
+    const key = hashKey(v.blockHash)
+    // Verify each vote once: a repeat of a vote we hold costs a map lookup.
+    if (set.has(v.validatorIndex, key)) return
     const ok = this.opts.verifier(v.type, this.opts.chainId, voteSignBody(v.height, v.round, v.blockHash), this.validators[v.validatorIndex].publicKey, v.signature)
     if (!ok) { this.reject('MSG_BAD_SIGNATURE', `${v.type} of validator ${v.validatorIndex}`); return }
-    const res = set.add(v)
+    const res = set.add(v, key === NIL_KEY || this.blocks.has(key))
     if (res.kind === 'conflict') {
       const key = `${v.round}/${v.type}/${v.validatorIndex}`
       if (!this.evidenceSeen.has(key)) {
@@ -485,6 +517,10 @@ export class ConsensusCore {
         rs.lockRuleFired = true
         if (this.step === 'prevote') {
           this.lockedRound = this.round; this.lockedHash = sp.proposal.blockHash
+          if (this.myIndex >= 0) {
+            this.lockProof = { height: this.height, round: this.round, block: this.blocks.get(sp.key)!, prevotes: rs.prevotes.votesFor(sp.key) }
+            this.effects.push({ type: 'persistLock', lock: this.lockProof })
+          }
           this.castVote('precommit', sp.proposal.blockHash); this.step = 'precommit'; changed = true
         }
         this.validRound = this.round; this.validHash = sp.proposal.blockHash

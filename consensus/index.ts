@@ -1,5 +1,5 @@
 export * from './types.js'
 export * from './commit.js'
 export * from './signstate.js'
-export { VoteSet, hashKey } from './voteset.js'
+export { VoteSet, hashKey, NIL_KEY } from './voteset.js'
 export * from './core.js'

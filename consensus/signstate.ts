@@ -1,4 +1,5 @@
 import { bytesEqual, encode, decode, s } from '../codec/index.js'
+import { BlockSchema, VoteSchema, LIMITS, type Block, type Vote } from './types.js'
 
 /** Steps in signing order within a round: a proposal precedes our prevote, then our precommit. */
 export type SignStep = 'propose' | 'prevote' | 'precommit'
@@ -47,3 +48,22 @@ export function checkSign (last: SignState | null, height: number, round: number
   const same = hash === null ? last.blockHash === null : last.blockHash !== null && bytesEqual(hash, last.blockHash)
   return same ? 'same' : 'conflict'
 }
+
+/**
+ * The locked block and the +2/3 prevotes that justify the lock (the proof-of-lock). Persisted
+ * with the precommit that creates the lock, so a restarted validator can still re-propose the
+ * block and prove the lock to peers: without it, a lock whose evidence died in a crash can
+ * stall the height (the role of CometBFT's consensus WAL).
+ */
+export interface LockProof { height: number, round: number, block: Block, prevotes: Vote[] }
+
+export const LockProofSchema = s.struct({
+  height: s.uint(),
+  round: s.uint(),
+  block: BlockSchema,
+  prevotes: s.array(VoteSchema, LIMITS.maxValidators * 5, 1)
+})
+
+export const encodeLockProof = (p: LockProof): Uint8Array => encode(p)
+export const decodeLockProof = (bytes: Uint8Array): LockProof =>
+  LockProofSchema.check(decode(bytes, { maxBytes: LIMITS.maxMessageBytes, maxDepth: LIMITS.maxDepth }), '') as LockProof

@@ -1,0 +1,48 @@
+import { Command } from 'commander'
+import type { UnsafeMutation } from '../core.js'
+import { runSimulation } from './simulation.js'
+import { runCampaign, describeFailure } from './campaign.js'
+
+const program = new Command()
+  .name('medchain-sim')
+  .description('Deterministic simulation of the consensus core (seeded faults, virtual time)')
+  .option('--seed <n>', 'run exactly this seed (prints its trace)')
+  .option('--seeds <n>', 'number of seeds in the campaign', '100')
+  .option('--start <n>', 'first seed of the campaign', '1')
+  .option('--validators <list>', 'validator counts, comma separated (cycled)', '4,7,10')
+  .option('--mutation <name>', 'deliberately unsafe core: no-locking | half-quorum')
+  .option('--heights <n>', 'heights every honest replica must commit after the heal', '2')
+  .parse()
+
+const o = program.opts<{ seed?: string, seeds: string, start: string, validators: string, mutation?: string, heights: string }>()
+const counts = o.validators.split(',').map(Number)
+if (counts.some(n => !Number.isInteger(n) || n < 1 || n > 64)) { console.error(`bad --validators ${o.validators}`); process.exit(2) }
+if (o.mutation !== undefined && o.mutation !== 'no-locking' && o.mutation !== 'half-quorum') { console.error(`bad --mutation ${o.mutation}`); process.exit(2) }
+const mutation = o.mutation as UnsafeMutation | undefined
+const heightsAfterHeal = Number(o.heights)
+
+if (o.seed !== undefined) {
+  const r = runSimulation({ seed: Number(o.seed), validators: counts[0], unsafeMutation: mutation, heightsAfterHeal, stopOnFirstViolation: false })
+  console.log(JSON.stringify({ ...r, violations: undefined }, null, 2))
+  for (const v of r.violations) console.log(`VIOLATION ${v.kind} at ${v.atMs} ms: ${v.detail}`)
+  console.log(r.violations.length === 0 ? `ok: seed ${r.seed} n=${r.validators} height ${r.minHonestHeight} trace ${r.traceHash}` : `FAILED: ${r.replay}`)
+  process.exit(r.violations.length === 0 ? 0 : 1)
+}
+
+const total = Number(o.seeds)
+const start = Number(o.start)
+let last = 0
+const summary = runCampaign({
+  startSeed: start, count: total, validators: counts, unsafeMutation: mutation, options: { heightsAfterHeal },
+  onRun: (r, i) => {
+    if (r.violations.length > 0) console.log(`\n${describeFailure(r)}`)
+    const now = performance.now()
+    if (now - last > 500 || i === total - 1) {
+      last = now
+      process.stdout.write(`\r${i + 1}/${total} runs, seed ${r.seed}`)
+    }
+  }
+})
+console.log(`\nruns ${summary.runs}, heights committed ${summary.heightsCommitted}, violations ${summary.violations} (failed runs ${summary.failures.length}), evidence ${summary.evidence}, restarts ${summary.restarts}, messages ${summary.messages}, ${(summary.wallMs / 1000).toFixed(1)} s (${(summary.wallMs / Math.max(1, summary.runs)).toFixed(1)} ms/run)`)
+for (const f of summary.failures.slice(0, 20)) console.log(describeFailure(f))
+process.exit(summary.failures.length === 0 ? 0 : 1)

@@ -1,0 +1,562 @@
+import { toHex, bytesEqual } from '../../codec/index.js'
+import { ConsensusCore, type ConsensusEffect, type ConsensusEvent, type UnsafeMutation, type TimeoutConfig } from '../core.js'
+import { verifyCommit } from '../commit.js'
+import { checkSign, type SignState, type LockProof } from '../signstate.js'
+import { hashKey } from '../voteset.js'
+import {
+  blockHash, commitHash, voteSignBody, proposalSignBody, ZERO_HASH,
+  type Block, type Commit, type ConsensusMessage, type ConsensusVerifier, type Validator, type Vote
+} from '../types.js'
+import { Prng } from './prng.js'
+import { EventQueue } from './queue.js'
+import { TestSigner, testVerifier } from './testsig.js'
+import { buildSimBlock, simBlockValid, simTx, GENESIS_STATE_ROOT } from './app.js'
+
+export type ByzantineKind = 'silent' | 'equivocate' | 'doubleVote' | 'randomVotes'
+export const BYZANTINE_KINDS: readonly ByzantineKind[] = ['silent', 'equivocate', 'doubleVote', 'randomVotes']
+
+/** Fault probabilities and rates of one run; randomised per seed (swarm testing) unless given. */
+export interface FaultConfig {
+  byzantine: ByzantineKind[]
+  lossP: number
+  dupP: number
+  minDelayMs: number
+  maxDelayMs: number
+  /** Mean virtual ms between partitions during the chaos phase; 0 = none. */
+  partitionEveryMs: number
+  partitionMs: number
+  /** Mean virtual ms between crashes of honest replicas during the chaos phase; 0 = none. */
+  crashEveryMs: number
+  downMs: number
+  /** Max relative clock-rate error per replica: timeouts scale by a factor in [1-drift, 1+drift]. */
+  drift: number
+  chaosMs: number
+  commitMs: number
+}
+
+export interface SimOptions {
+  seed: number
+  validators: number
+  unsafeMutation?: UnsafeMutation
+  /** Heights every honest replica must commit after the heal. */
+  heightsAfterHeal?: number
+  livenessBoundMs?: number
+  maxEvents?: number
+  stopOnFirstViolation?: boolean
+  faults?: Partial<FaultConfig>
+}
+
+export type ViolationKind = 'agreement' | 'validity' | 'certificate' | 'double-sign' | 'sign-state-regression' | 'liveness'
+export interface Violation { kind: ViolationKind, atMs: number, detail: string }
+
+export interface SimResult {
+  seed: number
+  validators: number
+  config: FaultConfig
+  violations: Violation[]
+  /** Lowest chain height over honest replicas at the end. */
+  minHonestHeight: number
+  virtualMs: number
+  events: number
+  messages: number
+  evidence: number
+  restarts: number
+  signRefusals: number
+  traceHash: string
+  replay: string
+  /** End state of each replica, for diagnosing a failed seed. */
+  replicas: Array<{ index: number, byzantine: ByzantineKind | null, up: boolean, height: number, core: ReturnType<ConsensusCore['status']>, signState: string }>
+}
+
+type NetMessage =
+  | { kind: 'consensus', message: ConsensusMessage }
+  | { kind: 'syncRequest', fromHeight: number }
+  | { kind: 'syncResponse', entries: Array<{ block: Block, commit: Commit }> }
+
+type SimItem =
+  | { kind: 'deliver', to: number, from: number, msg: NetMessage }
+  | { kind: 'local', to: number, epoch: number, event: ConsensusEvent }
+  | { kind: 'newHeight', to: number, epoch: number }
+  | { kind: 'rebroadcast', to: number, epoch: number }
+  | { kind: 'partition' } | { kind: 'unpartition' }
+  | { kind: 'crash' } | { kind: 'restart', to: number }
+  | { kind: 'heal' }
+
+interface ChainEntry { block: Block, commit: Commit, hash: Uint8Array }
+
+interface Replica {
+  index: number
+  signer: TestSigner
+  byzantine: ByzantineKind | null
+  up: boolean
+  epoch: number
+  core: ConsensusCore
+  /** Durable: survives crashes. */
+  signState: SignState | null
+  lockProof: LockProof | null
+  chain: ChainEntry[]
+  stateRoot: Uint8Array
+  /** Volatile. */
+  drift: number
+  clockOffset: number
+  lastSyncRequestAt: number
+  crashAtEffect: number
+}
+
+const CHAIN_ID = 'medchain-sim'
+const TIMEOUTS: TimeoutConfig = { proposeMs: 200, prevoteMs: 100, precommitMs: 100, deltaMs: 50 }
+const REBROADCAST_MS = 400
+const SYNC_BATCH = 8
+const MAX_VIOLATIONS = 20
+
+/** Cheap 2x32-bit FNV-style accumulator over numbers: the run's trace fingerprint. */
+class Trace {
+  private h1 = 0x811c9dc5; private h2 = 0x01000193
+  mix (n: number): void {
+    this.h1 = Math.imul(this.h1 ^ (n | 0), 0x01000193) >>> 0
+    this.h2 = Math.imul(this.h2 ^ ((n / 0x100000000) | 0) ^ this.h1, 0x5bd1e995) >>> 0
+  }
+
+  mixBytes (b: Uint8Array): void { for (let i = 0; i < b.length; i += 4) this.mix(b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) }
+  digest (): string { return this.h1.toString(16).padStart(8, '0') + this.h2.toString(16).padStart(8, '0') }
+}
+
+export function randomFaults (rng: Prng, n: number): FaultConfig {
+  const f = Math.floor((n - 1) / 3)
+  const byzCount = rng.chance(0.3) ? 0 : rng.int(1, f)
+  const byzantine: ByzantineKind[] = []
+  for (let i = 0; i < byzCount; i++) byzantine.push(rng.pick(BYZANTINE_KINDS))
+  const minDelayMs = rng.int(1, 10)
+  return {
+    byzantine,
+    lossP: rng.chance(0.5) ? rng.next() * 0.2 : 0,
+    dupP: rng.chance(0.5) ? rng.next() * 0.2 : 0,
+    minDelayMs,
+    maxDelayMs: minDelayMs + rng.int(0, rng.chance(0.3) ? 300 : 60),
+    partitionEveryMs: rng.chance(0.5) ? rng.int(500, 3000) : 0,
+    partitionMs: rng.int(200, 2000),
+    crashEveryMs: rng.chance(0.5) ? rng.int(500, 3000) : 0,
+    downMs: rng.int(100, 2000),
+    drift: rng.chance(0.5) ? rng.next() * 0.3 : 0,
+    chaosMs: rng.int(1500, 5000),
+    commitMs: rng.int(0, 100)
+  }
+}
+
+export function replayCommand (seed: number, n: number, mutation?: UnsafeMutation): string {
+  return `npm run sim -- --seed ${seed} --validators ${n}${mutation !== undefined ? ` --mutation ${mutation}` : ''}`
+}
+
+export function runSimulation (options: SimOptions): SimResult {
+  return new Simulation(options).run()
+}
+
+class Simulation {
+  private readonly rng: Prng
+  private readonly n: number
+  private readonly cfg: FaultConfig
+  private readonly replicas: Replica[] = []
+  private readonly validators: Validator[]
+  private readonly verifier: ConsensusVerifier
+  private readonly queue = new EventQueue<SimItem>()
+  private readonly trace = new Trace()
+  private readonly violations: Violation[] = []
+  private readonly canonical: string[] = [] // height-1 -> block hash hex
+  private readonly proposed = new Set<string>()
+  private readonly signed = new Map<string, string>() // honest signatures released: validator/h/r/step -> hash
+  private blocked: boolean[][]
+  private now = 0
+  private events = 0
+  private messages = 0
+  private evidence = 0
+  private restarts = 0
+  private signRefusals = 0
+  private healed = false
+  private livenessTarget = -1
+  private livenessDeadline = Infinity
+  private done = false
+  private readonly maxEvents: number
+
+  constructor (private readonly opts: SimOptions) {
+    this.rng = new Prng(opts.seed)
+    this.n = opts.validators
+    this.cfg = { ...randomFaults(this.rng, this.n), ...opts.faults }
+    this.maxEvents = opts.maxEvents ?? 400_000
+    const signers: TestSigner[] = []
+    for (let i = 0; i < this.n; i++) signers.push(new TestSigner(this.rng.bytes(32)))
+    this.validators = signers.map(s => ({ publicKey: s.publicKey, power: 1 }))
+    this.verifier = testVerifier(signers)
+    this.blocked = this.noBlocks()
+    // Byzantine replicas take random slots so proposer rotation hits them at varied heights.
+    const slots = this.rng.shuffle([...Array(this.n).keys()])
+    const byzAt = new Map<number, ByzantineKind>()
+    this.cfg.byzantine.forEach((k, j) => byzAt.set(slots[j], k))
+    for (let i = 0; i < this.n; i++) {
+      const r: Replica = {
+        index: i, signer: signers[i], byzantine: byzAt.get(i) ?? null, up: true, epoch: 0,
+        core: undefined as unknown as ConsensusCore, signState: null, lockProof: null, chain: [], stateRoot: GENESIS_STATE_ROOT,
+        drift: 1 + (this.rng.next() * 2 - 1) * this.cfg.drift, clockOffset: this.rng.int(0, 1000), lastSyncRequestAt: -Infinity, crashAtEffect: -1
+      }
+      r.core = this.makeCore(r)
+      this.replicas.push(r)
+    }
+  }
+
+  private noBlocks (): boolean[][] { return Array.from({ length: this.n }, () => new Array<boolean>(this.n).fill(false)) }
+
+  private makeCore (r: Replica): ConsensusCore {
+    return new ConsensusCore({
+      chainId: CHAIN_ID, signer: r.signer, verifier: this.verifier, timeouts: TIMEOUTS, signState: r.signState, lockProof: r.lockProof,
+      unsafeMutation: r.byzantine === null ? this.opts.unsafeMutation : undefined
+    })
+  }
+
+  private honest (r: Replica): boolean { return r.byzantine === null }
+
+  private violate (kind: ViolationKind, detail: string): void {
+    if (this.violations.length < MAX_VIOLATIONS) this.violations.push({ kind, atMs: this.now, detail })
+    if (this.opts.stopOnFirstViolation !== false) this.done = true
+  }
+
+  run (): SimResult {
+    for (const r of this.replicas) this.queue.push(this.rng.int(0, 50), { kind: 'newHeight', to: r.index, epoch: 0 })
+    for (const r of this.replicas) this.queue.push(this.rng.int(0, REBROADCAST_MS), { kind: 'rebroadcast', to: r.index, epoch: 0 })
+    if (this.cfg.partitionEveryMs > 0) this.queue.push(this.rng.int(0, this.cfg.partitionEveryMs), { kind: 'partition' })
+    if (this.cfg.crashEveryMs > 0) this.queue.push(this.rng.int(0, this.cfg.crashEveryMs), { kind: 'crash' })
+    this.queue.push(this.cfg.chaosMs, { kind: 'heal' })
+    const bound = this.opts.livenessBoundMs ?? 60_000
+    while (!this.done) {
+      const next = this.queue.pop()
+      if (next === undefined) { this.violate('liveness', 'event queue drained'); break }
+      this.now = next.time
+      if (this.healed && this.now > this.livenessDeadline) {
+        this.violate('liveness', `honest replicas did not reach height ${this.livenessTarget} within ${bound} ms after heal (min height ${this.minHonestHeight()})`)
+        break
+      }
+      if (++this.events > this.maxEvents) { this.violate('liveness', `event budget ${this.maxEvents} exhausted at height ${this.minHonestHeight()}`); break }
+      this.dispatch(next.item)
+    }
+    return {
+      seed: this.opts.seed, validators: this.n, config: this.cfg, violations: this.violations,
+      minHonestHeight: this.minHonestHeight(), virtualMs: this.now, events: this.events, messages: this.messages,
+      evidence: this.evidence, restarts: this.restarts, signRefusals: this.signRefusals, traceHash: this.trace.digest(),
+      replay: replayCommand(this.opts.seed, this.n, this.opts.unsafeMutation),
+      replicas: this.replicas.map(r => ({
+        index: r.index, byzantine: r.byzantine, up: r.up, height: r.chain.length, core: r.core.status(),
+        signState: r.signState === null ? 'none' : `${r.signState.height}/${r.signState.round}/${r.signState.step}`
+      }))
+    }
+  }
+
+  private minHonestHeight (): number {
+    let m = Infinity
+    for (const r of this.replicas) if (this.honest(r)) m = Math.min(m, r.chain.length)
+    return m
+  }
+
+  private dispatch (item: SimItem): void {
+    switch (item.kind) {
+      case 'deliver': {
+        const r = this.replicas[item.to]
+        if (!r.up) return
+        this.trace.mix(1); this.trace.mix(this.now); this.trace.mix(item.to); this.trace.mix(item.from)
+        this.deliver(r, item.from, item.msg)
+        return
+      }
+      case 'local': {
+        const r = this.replicas[item.to]
+        if (!r.up || r.epoch !== item.epoch) return
+        this.trace.mix(2); this.trace.mix(this.now); this.trace.mix(item.to)
+        this.step(r, item.event)
+        return
+      }
+      case 'newHeight': {
+        const r = this.replicas[item.to]
+        if (!r.up || r.epoch !== item.epoch) return
+        this.step(r, this.newHeightEvent(r))
+        return
+      }
+      case 'rebroadcast': {
+        const r = this.replicas[item.to]
+        if (r.epoch !== item.epoch) return
+        if (r.up) this.step(r, { type: 'rebroadcast' })
+        this.queue.push(this.now + Math.ceil(REBROADCAST_MS * r.drift), { kind: 'rebroadcast', to: r.index, epoch: r.epoch })
+        return
+      }
+      case 'partition': this.startPartition(); return
+      case 'unpartition': if (!this.healed) this.blocked = this.noBlocks(); return
+      case 'crash': this.crashOne(); return
+      case 'restart': this.restart(this.replicas[item.to]); return
+      case 'heal': this.heal(); return
+    }
+  }
+
+  // ------------------------------------------------------------------ faults
+
+  private startPartition (): void {
+    if (this.healed) return
+    this.blocked = this.noBlocks()
+    const mode = this.rng.int(0, 2)
+    if (mode === 0) { // two sides
+      const side = this.replicas.map(() => this.rng.chance(0.5))
+      for (let a = 0; a < this.n; a++) for (let b = 0; b < this.n; b++) this.blocked[a][b] = side[a] !== side[b]
+    } else if (mode === 1) { // isolate one
+      const x = this.rng.int(0, this.n - 1)
+      for (let a = 0; a < this.n; a++) { this.blocked[a][x] = a !== x; this.blocked[x][a] = a !== x }
+    } else { // asymmetric: random directed links cut
+      for (let a = 0; a < this.n; a++) for (let b = 0; b < this.n; b++) this.blocked[a][b] = a !== b && this.rng.chance(0.3)
+    }
+    this.trace.mix(3); this.trace.mix(this.now); this.trace.mix(mode)
+    this.queue.push(this.now + this.rng.int(this.cfg.partitionMs / 2, this.cfg.partitionMs), { kind: 'unpartition' })
+    this.queue.push(this.now + this.rng.int(this.cfg.partitionEveryMs / 2, this.cfg.partitionEveryMs * 3 / 2), { kind: 'partition' })
+  }
+
+  private crashOne (): void {
+    if (this.healed) return
+    const candidates = this.replicas.filter(r => r.up && this.honest(r))
+    if (candidates.length > 0) {
+      const r = this.rng.pick(candidates)
+      // Crash now, or in the middle of the next batch of effects (after k of them ran).
+      if (this.rng.chance(0.5)) r.crashAtEffect = this.rng.int(0, 3)
+      else this.crash(r)
+    }
+    this.queue.push(this.now + this.rng.int(this.cfg.crashEveryMs / 2, this.cfg.crashEveryMs * 3 / 2), { kind: 'crash' })
+  }
+
+  private crash (r: Replica): void {
+    if (!r.up) return
+    r.up = false
+    r.epoch++
+    r.crashAtEffect = -1
+    this.trace.mix(4); this.trace.mix(this.now); this.trace.mix(r.index)
+    if (!this.healed) this.queue.push(this.now + this.rng.int(this.cfg.downMs / 2, this.cfg.downMs), { kind: 'restart', to: r.index })
+  }
+
+  private restart (r: Replica): void {
+    if (r.up) return
+    r.up = true
+    r.epoch++
+    r.lastSyncRequestAt = -Infinity
+    this.restarts++
+    // Everything volatile is gone: a fresh core from the durable sign state and chain.
+    r.core = this.makeCore(r)
+    this.trace.mix(5); this.trace.mix(this.now); this.trace.mix(r.index)
+    this.step(r, this.newHeightEvent(r))
+    this.queue.push(this.now + Math.ceil(REBROADCAST_MS * r.drift), { kind: 'rebroadcast', to: r.index, epoch: r.epoch })
+  }
+
+  private heal (): void {
+    this.healed = true
+    this.blocked = this.noBlocks()
+    this.cfg.lossP = 0
+    for (const r of this.replicas) { r.crashAtEffect = -1; if (!r.up) this.restart(r) }
+    let max = 0
+    for (const r of this.replicas) if (this.honest(r)) max = Math.max(max, r.chain.length)
+    this.livenessTarget = max + (this.opts.heightsAfterHeal ?? 2)
+    this.livenessDeadline = this.now + (this.opts.livenessBoundMs ?? 60_000)
+  }
+
+  // ------------------------------------------------------------------ network
+
+  private send (from: number, to: number, msg: NetMessage): void {
+    if (from === to || this.blocked[from][to]) return
+    if (this.rng.chance(this.cfg.lossP)) return
+    this.messages++
+    this.queue.push(this.now + this.rng.int(this.cfg.minDelayMs, this.cfg.maxDelayMs), { kind: 'deliver', to, from, msg })
+    if (this.rng.chance(this.cfg.dupP)) this.queue.push(this.now + this.rng.int(this.cfg.minDelayMs, this.cfg.maxDelayMs * 2), { kind: 'deliver', to, from, msg })
+  }
+
+  private broadcastFrom (r: Replica, message: ConsensusMessage, targets?: number[]): void {
+    const list = targets ?? [...this.replicas.keys()]
+    for (const to of list) this.send(r.index, to, { kind: 'consensus', message })
+  }
+
+  private deliver (r: Replica, from: number, msg: NetMessage): void {
+    if (msg.kind === 'consensus') {
+      const h = msg.message.type === 'vote' ? msg.message.vote.height : msg.message.proposal.height
+      if (h > r.chain.length + 1 && this.now - r.lastSyncRequestAt > 200) {
+        r.lastSyncRequestAt = this.now
+        this.send(r.index, from, { kind: 'syncRequest', fromHeight: r.chain.length + 1 })
+      }
+      this.step(r, { type: 'message', message: msg.message })
+    } else if (msg.kind === 'syncRequest') {
+      if (r.byzantine === 'silent') return
+      const entries = r.chain.slice(msg.fromHeight - 1, msg.fromHeight - 1 + SYNC_BATCH).map(e => ({ block: e.block, commit: e.commit }))
+      if (entries.length > 0) this.send(r.index, from, { kind: 'syncResponse', entries })
+    } else {
+      this.applySync(r, msg.entries)
+    }
+  }
+
+  /** Block sync: accept a block only with a valid commit certificate that links to our tip. */
+  private applySync (r: Replica, entries: Array<{ block: Block, commit: Commit }>): void {
+    let advanced = false
+    for (const { block, commit } of entries) {
+      const h = block.header.height
+      if (h !== r.chain.length + 1) continue
+      const hash = blockHash(block.header)
+      const tip = r.chain.length === 0 ? ZERO_HASH : r.chain[r.chain.length - 1].hash
+      if (!bytesEqual(block.header.prevHash, tip)) return
+      try { verifyCommit(commit, this.validators, CHAIN_ID, this.verifier, { height: h, blockHash: hash }) } catch { return }
+      if (!simBlockValid(block, r.stateRoot)) return
+      this.applyCommit(r, block, commit, hash)
+      advanced = true
+    }
+    if (advanced) this.step(r, this.newHeightEvent(r))
+  }
+
+  // ------------------------------------------------------------------ the driver
+
+  private newHeightEvent (r: Replica): ConsensusEvent {
+    const tip = r.chain.length === 0 ? null : r.chain[r.chain.length - 1]
+    return {
+      type: 'newHeight', height: r.chain.length + 1, validators: this.validators,
+      prevBlockHash: tip === null ? ZERO_HASH : tip.hash, prevBlockTime: tip === null ? 0 : tip.block.header.time, lastCommit: tip === null ? null : tip.commit
+    }
+  }
+
+  private step (r: Replica, event: ConsensusEvent): void {
+    const effects = r.core.handle(event)
+    this.execute(r, effects)
+  }
+
+  private later (r: Replica, ms: number, event: ConsensusEvent): void {
+    this.queue.push(this.now + ms, { kind: 'local', to: r.index, epoch: r.epoch, event })
+  }
+
+  /** Executes effects in order, as the node's driver must; a crash point loses the rest. */
+  private execute (r: Replica, effects: ConsensusEffect[]): void {
+    for (let k = 0; k < effects.length; k++) {
+      if (r.crashAtEffect >= 0 && k >= r.crashAtEffect) { this.crash(r); return }
+      if (!r.up) return
+      const e = effects[k]
+      this.trace.mix(10 + k)
+      switch (e.type) {
+        case 'persistSignState': {
+          if (this.honest(r) && checkSign(r.signState, e.state.height, e.state.round, e.state.step, e.state.blockHash) !== 'new') {
+            this.violate('sign-state-regression', `replica ${r.index} persisted ${e.state.height}/${e.state.round}/${e.state.step} after ${r.signState?.height}/${r.signState?.round}/${r.signState?.step}`)
+          }
+          r.signState = e.state
+          break
+        }
+        case 'persistLock': r.lockProof = e.lock; break
+        case 'broadcast': this.onBroadcast(r, e.message); break
+        case 'scheduleTimeout':
+          this.later(r, Math.max(1, Math.ceil(e.ms * r.drift)), { type: 'timeout', height: e.height, round: e.round, step: e.step })
+          break
+        case 'buildBlock': {
+          const clock = Math.floor(this.now * r.drift) + r.clockOffset + 1_700_000_000_000
+          const count = this.rng.int(0, 3)
+          const txs: Uint8Array[] = []
+          for (let i = 0; i < count; i++) txs.push(simTx(r.index, e.height, e.round, i, this.rng.u32()))
+          const block = buildSimBlock({
+            chainId: CHAIN_ID, height: e.height, time: Math.max(e.minTime, clock), proposer: e.proposer, prevHash: e.prevHash,
+            lastCommit: e.lastCommit, lastCommitHash: e.lastCommitHash, prevStateRoot: r.stateRoot, txs
+          })
+          this.later(r, 1, { type: 'blockBuilt', height: e.height, round: e.round, block })
+          break
+        }
+        case 'validateBlock': {
+          const valid = e.block.header.height === r.chain.length + 1 && simBlockValid(e.block, r.stateRoot)
+          this.later(r, 1, { type: 'blockValidated', height: e.height, blockHash: e.blockHash, valid })
+          break
+        }
+        case 'commit': {
+          if (this.applyCommit(r, e.block, e.commit, bytesFromCommit(e.commit))) {
+            this.queue.push(this.now + Math.ceil(this.cfg.commitMs * r.drift), { kind: 'newHeight', to: r.index, epoch: r.epoch })
+          }
+          break
+        }
+        case 'evidence': this.evidence++; break
+        case 'signRefused': this.signRefusals++; break
+        case 'messageRejected': break
+      }
+      if (this.done) return
+    }
+    if (r.crashAtEffect >= 0 && effects.length > 0) this.crash(r)
+  }
+
+  private onBroadcast (r: Replica, message: ConsensusMessage): void {
+    if (message.type === 'proposal') this.proposed.add(hashKey(message.proposal.blockHash))
+    if (this.honest(r)) {
+      this.recordSignature(r, message)
+      this.broadcastFrom(r, message)
+      return
+    }
+    const own = (message.type === 'vote' ? message.vote.validatorIndex : message.proposal.validatorIndex) === r.index
+    if (!own) { if (r.byzantine !== 'silent') this.broadcastFrom(r, message); return }
+    switch (r.byzantine) {
+      case 'silent': return
+      case 'equivocate': {
+        const order = this.rng.shuffle([...this.replicas.keys()])
+        const half = Math.floor(order.length / 2)
+        this.broadcastFrom(r, message, order.slice(0, half))
+        this.broadcastFrom(r, this.conflicting(r, message), order.slice(half))
+        return
+      }
+      case 'doubleVote':
+        this.broadcastFrom(r, message)
+        if (message.type === 'vote') this.broadcastFrom(r, this.conflicting(r, message))
+        return
+      case 'randomVotes':
+        this.broadcastFrom(r, message.type === 'vote' ? this.conflicting(r, message) : message)
+    }
+  }
+
+  /** A validly signed message that conflicts with `m`: another block (valid for the app) or another vote. */
+  private conflicting (r: Replica, m: ConsensusMessage): ConsensusMessage {
+    if (m.type === 'proposal') {
+      const b = m.block
+      const txs = [...b.txs, simTx(r.index, b.header.height, m.proposal.round, 99, this.rng.u32())]
+      const block = buildSimBlock({
+        chainId: CHAIN_ID, height: b.header.height, time: b.header.time, proposer: b.header.proposer, prevHash: b.header.prevHash,
+        lastCommit: b.lastCommit, lastCommitHash: commitHash(b.lastCommit), prevStateRoot: r.stateRoot, txs
+      })
+      const hash = blockHash(block.header)
+      this.proposed.add(hashKey(hash))
+      const p = m.proposal
+      const signature = r.signer.sign('proposal', CHAIN_ID, proposalSignBody(p.height, p.round, p.polRound, hash))
+      return { type: 'proposal', proposal: { ...p, blockHash: hash, signature }, block }
+    }
+    const v = m.vote
+    const hash = v.blockHash === null || this.rng.chance(0.5) ? this.rng.bytes(32) : null
+    const vote: Vote = { ...v, blockHash: hash, signature: r.signer.sign(v.type, CHAIN_ID, voteSignBody(v.height, v.round, hash)) }
+    return { type: 'vote', vote }
+  }
+
+  private recordSignature (r: Replica, m: ConsensusMessage): void {
+    const signer = m.type === 'vote' ? m.vote.validatorIndex : m.proposal.validatorIndex
+    if (signer !== r.index) return // a relayed message of another validator
+    const key = m.type === 'vote'
+      ? `${r.index}/${m.vote.height}/${m.vote.round}/${m.vote.type}`
+      : `${r.index}/${m.proposal.height}/${m.proposal.round}/proposal`
+    const h = hashKey(m.type === 'vote' ? m.vote.blockHash : m.proposal.blockHash)
+    const prev = this.signed.get(key)
+    if (prev === undefined) this.signed.set(key, h)
+    else if (prev !== h) this.violate('double-sign', `honest replica ${r.index} signed ${key} for ${prev.slice(0, 12)} and ${h.slice(0, 12)}`)
+  }
+
+  /** Appends a decided block to a replica's durable chain and checks agreement, validity, certificate. */
+  private applyCommit (r: Replica, block: Block, commit: Commit, hash: Uint8Array): boolean {
+    const h = block.header.height
+    if (h !== r.chain.length + 1) return false
+    const key = toHex(hash)
+    this.trace.mix(6); this.trace.mix(r.index); this.trace.mix(h); this.trace.mixBytes(hash.subarray(0, 8))
+    if (this.honest(r)) {
+      const agreed = this.canonical[h - 1]
+      if (agreed === undefined) this.canonical[h - 1] = key
+      else if (agreed !== key) this.violate('agreement', `height ${h}: replica ${r.index} committed ${key.slice(0, 12)}, others ${agreed.slice(0, 12)}`)
+      if (!this.proposed.has(key)) this.violate('validity', `height ${h}: replica ${r.index} committed a block nobody proposed`)
+      if (!simBlockValid(block, r.stateRoot)) this.violate('validity', `height ${h}: replica ${r.index} committed a block the application rejects`)
+      try { verifyCommit(commit, this.validators, CHAIN_ID, this.verifier, { height: h, blockHash: hash }) } catch (err) {
+        this.violate('certificate', `height ${h}: replica ${r.index}: ${(err as Error).message}`)
+      }
+    }
+    r.chain.push({ block, commit, hash })
+    r.stateRoot = block.header.stateRoot
+    if (this.healed && this.minHonestHeight() >= this.livenessTarget) this.done = true
+    return true
+  }
+}
+
+function bytesFromCommit (c: Commit): Uint8Array { return c.blockHash }
