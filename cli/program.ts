@@ -3,6 +3,9 @@ import { keysCommand } from './commands/keys.js'
 import { initCommand } from './commands/init.js'
 import { testnetCommand } from './commands/testnet.js'
 import { devnetCommand } from './commands/devnet.js'
+import { startCommand } from './commands/start.js'
+import { txCommand } from './commands/tx.js'
+import { queryCommand } from './commands/query.js'
 
 /** The `medchain` command tree; the binary and the tests both build it here. */
 export function buildProgram (): Command {
@@ -14,5 +17,8 @@ export function buildProgram (): Command {
   program.addCommand(initCommand())
   program.addCommand(testnetCommand())
   program.addCommand(devnetCommand())
+  program.addCommand(startCommand())
+  program.addCommand(txCommand())
+  program.addCommand(queryCommand())
   return program
 }

@@ -15,6 +15,7 @@ export interface ApiBackend {
   getBlock (height: number | 'latest'): Promise<unknown | null>
   listBlocks (before: number | null, limit: number): Promise<unknown[]>
   validators (): unknown[]
+  account (key: string): unknown
   patientConsents (patientId: string, at: number | null): unknown
   patientAudit (patientId: string, limit: number): Promise<unknown[]>
   patientRequests (patientId: string): unknown
@@ -78,6 +79,8 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
   })
   app.get('/v1/status', async (_req, reply) => json(reply, backend.status()))
   app.get('/v1/validators', async (_req, reply) => json(reply, backend.validators()))
+  app.get('/v1/accounts/:key', { schema: { params: { type: 'object', properties: { key: { type: 'string', pattern: HEX64 } } } } },
+    async (req: FastifyRequest<{ Params: { key: string } }>, reply) => json(reply, backend.account(req.params.key)))
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await backend.metricsText()))
   app.get('/openapi.json', async (_req, reply) => json(reply, backend.openApi()))
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(backend.explorerHtml()))

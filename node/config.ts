@@ -19,8 +19,8 @@ export interface NodeConfig {
 
 export const DEFAULT_CONFIG: NodeConfig = {
   moniker: 'validator',
-  api: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024 },
-  p2p: { host: '127.0.0.1', port: 26656 },
+  api: { host: '127.0.0.1', port: 26600, maxBodyBytes: 1024 * 1024 },
+  p2p: { host: '127.0.0.1', port: 26601 },
   consensus: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250, commitMs: 10, createEmptyBlocksMs: 1000 },
   block: { maxTxs: 4000, maxBytes: 2 * 1024 * 1024 },
   mempool: { maxTxs: 200_000, maxBytes: 128 * 1024 * 1024, maxPerSender: 20_000, maxNonceGap: 20_000, ttlBlocks: 600 },

@@ -21,7 +21,7 @@ export interface MempoolLimits {
 
 export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 100_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 10_000, maxNonceGap: 10_000, ttlBlocks: 600 }
 
-interface Entry { tx: MempoolTx, seq: number, height: number }
+interface Entry<T extends MempoolTx> { tx: T, seq: number, height: number }
 
 export interface MempoolMetrics {
   setSize (txs: number, bytes: number): void
@@ -34,10 +34,10 @@ export interface MempoolMetrics {
  * senders by arrival. `reap` returns only transactions whose nonce is the next one
  * for their sender, so a proposal never carries a gap.
  */
-export class Mempool {
-  private readonly byId = new Map<string, Entry>()
-  private readonly bySender = new Map<string, Map<number, Entry>>()
-  private readonly arrival = new Map<number, Entry>() // seq → entry, iterates in insertion (= arrival) order
+export class Mempool<T extends MempoolTx = MempoolTx> {
+  private readonly byId = new Map<string, Entry<T>>()
+  private readonly bySender = new Map<string, Map<number, Entry<T>>>()
+  private readonly arrival = new Map<number, Entry<T>>() // seq → entry, iterates in insertion (= arrival) order
   private seq = 0
   private totalBytes = 0
   private height = 0
@@ -47,12 +47,21 @@ export class Mempool {
   get size (): number { return this.byId.size }
   get bytes (): number { return this.totalBytes }
   has (id: string): boolean { return this.byId.has(id) }
+  get (id: string): T | undefined { return this.byId.get(id)?.tx }
+
+  /** The nonce a sender's next transaction should carry, counting its contiguous pending ones. */
+  nextPendingNonce (sender: string, committedNext: number): number {
+    const mine = this.bySender.get(sender)
+    let n = committedNext
+    while (mine?.has(n) === true) n++
+    return n
+  }
 
   /**
    * Admits a transaction whose signature and form were already checked.
    * `nextNonce` is the sender's next nonce in committed state.
    */
-  add (tx: MempoolTx, nextNonce: number): void {
+  add (tx: T, nextNonce: number): void {
     const reject = (code: string, message: string, status = 400, value?: unknown): never => {
       this.metrics?.rejected(code)
       throw new NodeError(code, message, status, value)
@@ -66,7 +75,7 @@ export class Mempool {
     if (this.byId.size >= this.limits.maxTxs || this.totalBytes + tx.bytes.length > this.limits.maxBytes) {
       reject('MEMPOOL_FULL', `mempool holds ${this.byId.size} transactions / ${this.totalBytes} bytes`, 503, this.byId.size)
     }
-    const entry: Entry = { tx, seq: this.seq++, height: this.height }
+    const entry: Entry<T> = { tx, seq: this.seq++, height: this.height }
     this.byId.set(tx.id, entry)
     if (mine === undefined) { mine = new Map(); this.bySender.set(tx.sender, mine) }
     mine.set(tx.nonce, entry)
@@ -79,8 +88,8 @@ export class Mempool {
    * Up to maxTxs / maxBytes transactions for a block, in arrival order, each the next
    * nonce of its sender given the ones already taken.
    */
-  reap (maxTxs: number, maxBytes: number, nextNonce: (sender: string) => number): MempoolTx[] {
-    const out: MempoolTx[] = []
+  reap (maxTxs: number, maxBytes: number, nextNonce: (sender: string) => number): T[] {
+    const out: T[] = []
     const next = new Map<string, number>()
     let bytes = 0
     for (const entry of this.arrival.values()) {

@@ -9,7 +9,7 @@ export function initCommand (): Command {
     .description('create a node home: a validator key, config.toml and a one-validator genesis.json')
     .requiredOption('--home <dir>', 'node home folder')
     .option('--chain-id <id>', 'chain id', 'medchain-local')
-    .option('--api-port <port>', 'HTTP API port', v => parseInt(v, 10), 26657)
+    .option('--api-port <port>', 'HTTP API port', v => parseInt(v, 10), 26600)
     .action((o: { home: string, chainId: string, apiPort: number }) => {
       const p = homePaths(o.home)
       if (existsSync(p.key)) throw new Error(`${p.home} is already initialised`)

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs'
+import { Command } from 'commander'
+import { readKeyFile } from '../../crypto/index.js'
+import { seedSigner, TX_KINDS, type TxKind } from '../../ledger/index.js'
+import { MedchainClient } from '../client.js'
+import { bodyFromJson } from '../bodies.js'
+
+const EXAMPLES = `
+Examples (bytes as 64-char hex; times in ms since epoch; sets in any order):
+  medchain tx patient.register --key patient.json --body '{}'
+  medchain tx provider.register --key member.json --body '{"key":"<provider pubkey>","role":"physician","name":"Dr. Who"}'
+  medchain tx consent.grant --key patient.json --wait --body '{"grantee":{"type":"provider","key":"<provider pubkey>"},
+      "categories":["*"],"actions":["read"],"purposes":["TREAT"],"validFrom":0,"validUntil":4102444800000}'
+  medchain tx consent.revoke --key patient.json --body '{"grantId":"<tx id of the grant>"}'
+  medchain tx access.log --key provider.json --body '{"patient":"<patient id>","category":"lab","action":"read","purpose":"TREAT"}'
+
+Kinds: ${TX_KINDS.join(', ')}
+Body fields of each kind: ledger/README.md`
+
+export function txCommand (): Command {
+  return new Command('tx')
+    .description('build, sign and submit a transaction')
+    .argument('<kind>', `transaction kind (${TX_KINDS.join('|')})`)
+    .requiredOption('--key <file>', 'key file of the sender (medchain keys generate)')
+    .option('--body <json>', 'transaction body as JSON (or @file.json)', '{}')
+    .option('--node <url>', 'node API URL', process.env.MEDCHAIN_NODE ?? 'http://127.0.0.1:26600')
+    .option('--nonce <n>', 'nonce (default: asked from the node)', v => parseInt(v, 10))
+    .option('--wait', 'wait until the transaction is committed and print its result')
+    .addHelpText('after', EXAMPLES)
+    .action(async (kind: string, o: { key: string, body: string, node: string, nonce?: number, wait?: boolean }) => {
+      if (!(TX_KINDS as readonly string[]).includes(kind)) throw Object.assign(new Error(`unknown kind ${kind}; one of ${TX_KINDS.join(', ')}`), { code: 'TX_UNKNOWN_KIND' })
+      const text = o.body.startsWith('@') ? readFileSync(o.body.slice(1), 'utf8') : o.body
+      let json: unknown
+      try { json = JSON.parse(text) } catch (err) { throw Object.assign(new Error(`--body is not JSON: ${(err as Error).message}`), { code: 'CLI_BAD_BODY' }) }
+      const key = readKeyFile(o.key)
+      const client = new MedchainClient(o.node)
+      const res = await client.send(kind as TxKind, bodyFromJson(json) as never, seedSigner(key.seed), { wait: o.wait, nonce: o.nonce })
+      console.log(JSON.stringify(res, null, 2))
+      if (o.wait === true && res.code !== undefined && res.code !== 'OK') process.exitCode = 3
+    })
+}

@@ -1,0 +1,73 @@
+/** OpenAPI 3 description of the node's HTTP API, served at /openapi.json. */
+export function openApiDocument (): Record<string, unknown> {
+  const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' }
+  const error = { $ref: '#/components/schemas/Error' }
+  const errors = {
+    400: { description: 'bad input', content: { 'application/json': { schema: error } } },
+    404: { description: 'not found', content: { 'application/json': { schema: error } } }
+  }
+  const ok = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'object' } } } }, ...errors })
+  const okArray = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'array' } } } }, ...errors })
+  const patientParam = { name: 'id', in: 'path', required: true, schema: hex64, description: 'patient id (hex of the registration key)' }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'medchain node API', version: '0.1.0', description: 'Consent and record-access ledger of a hospital consortium. Every error is {error: {code, message}}.' },
+    paths: {
+      '/healthz': { get: { summary: 'process is up', responses: ok('ok') } },
+      '/readyz': { get: { summary: 'synced and in consensus', responses: { ...ok('ready'), 503: { description: 'not ready', content: { 'application/json': { schema: { type: 'object' } } } } } } },
+      '/v1/status': { get: { summary: 'chain and node status', responses: ok('status') } },
+      '/v1/validators': { get: { summary: 'validators with liveness', responses: okArray('validators') } },
+      '/v1/accounts/{key}': { get: { summary: 'next nonce of a sender key (committed, and counting pending transactions)', parameters: [{ name: 'key', in: 'path', required: true, schema: hex64 }], responses: ok('account') } },
+      '/v1/txs': {
+        post: {
+          summary: 'submit a signed transaction',
+          parameters: [
+            { name: 'wait', in: 'query', required: false, schema: { type: 'string', enum: ['commit', 'none'] } },
+            { name: 'timeoutMs', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 120000 } }
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/cbor': { schema: { type: 'string', format: 'binary' } },
+              'application/json': { schema: { type: 'object', properties: { tx: { type: 'string', format: 'byte' } }, required: ['tx'] } }
+            }
+          },
+          responses: { 200: { description: 'committed (wait=commit)', content: { 'application/json': { schema: { type: 'object' } } } }, 202: { description: 'accepted into the mempool', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors }
+        }
+      },
+      '/v1/txs/{id}': { get: { summary: 'a transaction, pending or committed', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('transaction') } },
+      '/v1/txs/{id}/receipt': { get: { summary: 'self-contained receipt: tx, result, header, Merkle proof, commit certificate', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
+      '/v1/blocks': { get: { summary: 'latest block summaries', parameters: [{ name: 'before', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } }, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } }], responses: okArray('blocks') } },
+      '/v1/blocks/latest': { get: { summary: 'the latest block', responses: ok('block') } },
+      '/v1/blocks/{height}': { get: { summary: 'a block by height', parameters: [{ name: 'height', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }], responses: ok('block') } },
+      '/v1/patients/{id}/consents': { get: { summary: 'consents of a patient, active and past', parameters: [patientParam, { name: 'at', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }], responses: ok('consents') } },
+      '/v1/patients/{id}/audit': { get: { summary: 'full audit trail of a patient', parameters: [patientParam, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10000 } }], responses: okArray('audit entries') } },
+      '/v1/patients/{id}/requests': { get: { summary: 'pending access requests', parameters: [patientParam], responses: ok('requests') } },
+      '/v1/patients/{id}/records': { get: { summary: 'records with amendment history', parameters: [patientParam], responses: ok('records') } },
+      '/v1/patients/{id}/break-glass': { get: { summary: 'break-glass events of a patient', parameters: [patientParam], responses: okArray('events') } },
+      '/v1/decision': {
+        get: {
+          summary: 'access decision with its reason',
+          parameters: [
+            { name: 'patient', in: 'query', required: true, schema: hex64 },
+            { name: 'grantee', in: 'query', required: true, schema: hex64 },
+            { name: 'category', in: 'query', required: true, schema: { type: 'string' } },
+            { name: 'action', in: 'query', required: true, schema: { type: 'string', enum: ['read', 'write'] } },
+            { name: 'purpose', in: 'query', required: true, schema: { type: 'string' } },
+            { name: 'time', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }
+          ],
+          responses: ok('decision')
+        }
+      },
+      '/v1/events': { get: { summary: 'server-sent events of committed blocks and transactions', parameters: [{ name: 'patient', in: 'query', required: false, schema: hex64 }], responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/openapi.json': { get: { summary: 'this document', responses: ok('OpenAPI document') } },
+      '/': { get: { summary: 'explorer page', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } }
+    },
+    components: {
+      schemas: {
+        Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, value: {} } } } }
+      }
+    }
+  }
+}
