@@ -60,12 +60,19 @@ export async function serveSyncStream (
     return
   }
   let items: Uint8Array[]
+  let timer: NodeJS.Timeout | undefined
   try {
-    items = (await handler(request)).blocks
+    // the handler gets the same deadline as the client: nobody waits for an answer after it
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`no items within ${limits.timeoutMs} ms`)) }, limits.timeoutMs)
+    })
+    items = (await Promise.race([handler(request), deadline])).blocks
   } catch (err) {
     counters.drop('sync_handler_error')
     await replyError(stream, 'P2P_SYNC_FAILED', (err as Error).message ?? 'handler failed')
     return
+  } finally {
+    clearTimeout(timer)
   }
   try {
     const maxItems = request.to - request.from + 1

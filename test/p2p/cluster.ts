@@ -16,6 +16,8 @@ export interface Recorder {
   /** Called on every consensus message (for throughput tests). */
   onConsensus?: (bytes: Uint8Array) => void
   onTx?: (bytes: Uint8Array) => void
+  /** Awaited before a sync request is served (to stall or fail it). */
+  syncHook?: (req: SyncRequest) => Promise<void>
 }
 
 export interface Node {
@@ -54,6 +56,7 @@ export async function startNode (o: StartOptions): Promise<Node> {
       onTxBatch: (bytes, from) => { if (keep) rec.txBatches.push({ bytes, from }); rec.onTx?.(bytes) },
       onConsensusMessage: (bytes, from) => { if (keep) rec.consensus.push({ bytes, from }); rec.onConsensus?.(bytes) },
       onSyncRequest: async (req: SyncRequest) => {
+        await rec.syncHook?.(req)
         const blocks: Uint8Array[] = []
         for (let h = req.from; h <= req.to; h++) {
           const b = rec.blocks.get(h)
@@ -76,10 +79,10 @@ export function addressOf (node: Node): string {
 }
 
 /** Starts n members, tells each the others' addresses and waits until fully connected. */
-export async function startCluster (n: number, extra?: Partial<P2PHostOptions>, extraMemberKeys: Uint8Array[] = []): Promise<Node[]> {
+export async function startCluster (n: number, extra?: Partial<P2PHostOptions> | ((i: number) => Partial<P2PHostOptions>), extraMemberKeys: Uint8Array[] = []): Promise<Node[]> {
   const seeds = Array.from({ length: n }, () => generateSeed())
   const members = [...seeds, ...extraMemberKeys].map((x, i) => ({ publicKey: i < n ? publicKeyFromSeed(x) : x }))
-  const nodes = await Promise.all(seeds.map(async seed => await startNode({ seed, members, extra })))
+  const nodes = await Promise.all(seeds.map(async (seed, i) => await startNode({ seed, members, extra: typeof extra === 'function' ? extra(i) : extra })))
   for (const a of nodes) {
     for (const b of nodes) if (a !== b) a.host.setMemberAddress(b.publicKey, addressOf(b))
   }
