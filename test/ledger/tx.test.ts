@@ -8,7 +8,7 @@ import {
 import { CHAIN, seedOf } from './harness.js'
 
 const seed = seedOf('pat')
-const signer = fastSigner(seed)
+const signer = new Ed25519Signer(seed)
 const grantBody = {
   grantee: { type: 'provider' as const, key: fastSigner(seedOf('drA')).publicKey },
   categories: ['labs' as const],
