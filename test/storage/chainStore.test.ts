@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { decode, encode, toHex, utf8 } from '../../codec/index.js'
 import { sha256 } from '../../crypto/index.js'
 import { openChainStore, StorageError, type StorageMetrics } from '../../storage/index.js'
-import { CHAIN_ID, GENESIS_HASH, ZERO_HASH, collect, commitChain, hashBlock, makeBlock, txId } from './helpers.js'
+import { CHAIN_ID, GENESIS_HASH, ZERO_HASH, collect, commitChain, hashBlock, makeBlock, txId } from './fixtures/helpers.js'
 
 const open = async (dir: string, extra: Record<string, unknown> = {}) =>
   await openChainStore(dir, { chainId: CHAIN_ID, genesisHash: GENESIS_HASH, hashBlock, ...extra })

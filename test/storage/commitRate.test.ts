@@ -5,7 +5,7 @@ import { ClassicLevel } from 'classic-level'
 import { encode, utf8 } from '../../codec/index.js'
 import { sha256 } from '../../crypto/index.js'
 import { openChainStore, type CommitBlockInput } from '../../storage/index.js'
-import { CHAIN_ID, GENESIS_HASH, ZERO_HASH } from './helpers.js'
+import { CHAIN_ID, GENESIS_HASH, ZERO_HASH } from './fixtures/helpers.js'
 
 /**
  * Measurement, reported as test comments: durable (sync) commit rate for blocks of 1,000 state
@@ -30,7 +30,7 @@ function block (height: number, prevHash: Uint8Array, shape: Shape): CommitBlock
 
 /** The same entries as raw LevelDB puts, for the baseline. */
 function rawOps (b: CommitBlockInput): Array<{ type: 'put', key: Uint8Array, value: Uint8Array }> {
-  const ops = [{ type: 'put' as const, key: utf8(`b${b.height}`), value: b.blockBytes }]
+  const ops: Array<{ type: 'put', key: Uint8Array, value: Uint8Array }> = [{ type: 'put', key: utf8(`b${b.height}`), value: b.blockBytes }]
   for (const [k, v] of b.writes) ops.push({ type: 'put', key: utf8(`s${k}`), value: v as Uint8Array })
   for (const [k, v] of b.appends) ops.push({ type: 'put', key: utf8(`a${k}`), value: v })
   for (const tx of b.txs) ops.push({ type: 'put', key: tx.id as Uint8Array, value: encode({ height: b.height, index: tx.index, code: tx.code }) })
@@ -42,7 +42,7 @@ async function measure (dir: string, shape: Shape, count: number): Promise<{ blo
   const raw = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'raw'), { keyEncoding: 'view', valueEncoding: 'view' })
   await raw.open()
   const blocks: CommitBlockInput[] = []
-  let prev = ZERO_HASH
+  let prev: Uint8Array = ZERO_HASH
   for (let h = 1; h <= count; h++) { const b = block(h, prev, shape); blocks.push(b); prev = b.hash }
   const raws = blocks.map(rawOps)
   const entriesPerBlock = 1000 + (shape === 'ledger' ? 2000 : 0) + 5 // + block, summary, hash index, commit, head
@@ -63,9 +63,10 @@ async function measure (dir: string, shape: Shape, count: number): Promise<{ blo
 }
 
 t.test('durable commit rate', async t => {
-  const plain = await measure(t.testdir(), 'writes', 20)
+  const dir = t.testdir()
+  const plain = await measure(join(dir, 'plain'), 'writes', 20)
   t.comment(`commitBlock, 1,000 state writes per block, sync: ${plain.blocksPerSecond.toFixed(1)} blocks/s, ${Math.round(plain.entriesPerSecond)} entries/s; ${plain.ratio.toFixed(2)}x a raw LevelDB batch of the same entries`)
-  const ledger = await measure(t.testdir() + '-ledger', 'ledger', 10)
+  const ledger = await measure(join(dir, 'ledger'), 'ledger', 10)
   t.comment(`commitBlock, ledger-shaped (1,000 txs: ${ledger.entriesPerBlock} entries, ~250 kB block), sync: ${ledger.blocksPerSecond.toFixed(1)} blocks/s, ${Math.round(ledger.entriesPerSecond)} entries/s, ${Math.round(ledger.blocksPerSecond * 1000)} tx/s; ${ledger.ratio.toFixed(2)}x raw`)
   t.ok(plain.ratio < 3, 'commitBlock costs less than 3x a raw batch of the same writes')
   t.ok(ledger.ratio < 3, 'ledger-shaped commitBlock costs less than 3x a raw batch')

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { decode } from '../../codec/index.js'
 import { openChainStore } from '../../storage/index.js'
-import { CHAIN_ID, GENESIS_HASH, collect, hashBlock, txId } from './helpers.js'
+import { CHAIN_ID, GENESIS_HASH, collect, hashBlock, txId } from './fixtures/helpers.js'
 
 const child = fileURLToPath(new URL('./fixtures/commitLoop.ts', import.meta.url))
 

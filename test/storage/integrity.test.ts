@@ -7,7 +7,7 @@ import { sha256 } from '../../crypto/index.js'
 import { Bucket, openChainStore, storePaths, StorageError } from '../../storage/index.js'
 import { MetaKey } from '../../storage/buckets.js'
 import { bucketKey, heightKey } from '../../storage/keys.js'
-import { CHAIN_ID, GENESIS_HASH, commitChain, hashBlock } from './helpers.js'
+import { CHAIN_ID, GENESIS_HASH, commitChain, hashBlock } from './fixtures/helpers.js'
 
 const open = async (dir: string, extra: Record<string, unknown> = {}) =>
   await openChainStore(dir, { chainId: CHAIN_ID, genesisHash: GENESIS_HASH, hashBlock, ...extra })

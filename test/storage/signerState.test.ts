@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { utf8 } from '../../codec/index.js'
 import { sha256 } from '../../crypto/index.js'
 import { openChainStore, storePaths, StorageError, FRESH_SIGNER_STATE, type SignerState } from '../../storage/index.js'
-import { CHAIN_ID, GENESIS_HASH, commitChain } from './helpers.js'
+import { CHAIN_ID, GENESIS_HASH, commitChain } from './fixtures/helpers.js'
 
 const open = async (dir: string) => await openChainStore(dir, { chainId: CHAIN_ID, genesisHash: GENESIS_HASH })
 const st = (height: number, round: number, step: number, what = 'block'): SignerState =>
