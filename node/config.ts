@@ -21,7 +21,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   moniker: 'validator',
   api: { host: '127.0.0.1', port: 26600, maxBodyBytes: 1024 * 1024 },
   p2p: { host: '127.0.0.1', port: 26601 },
-  consensus: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 250, commitMs: 10, createEmptyBlocksMs: 1000 },
+  consensus: { proposeMs: 3000, prevoteMs: 1000, precommitMs: 1000, deltaMs: 500, commitMs: 0, createEmptyBlocksMs: 1000 },
   block: { maxTxs: 4000, maxBytes: 2 * 1024 * 1024 },
   mempool: { maxTxs: 200_000, maxBytes: 128 * 1024 * 1024, maxPerSender: 20_000, maxNonceGap: 20_000, ttlBlocks: 600 },
   log: { level: 'info' }

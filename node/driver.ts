@@ -21,7 +21,7 @@ export interface DriverDeps {
   onCommitted: (c: CommittedBlock, commit: Commit | null, source: 'consensus' | 'sync') => void
   /** Wall clock in ms; injected so tests can skew it. Only block-time choice and timers use it. */
   clock: () => number
-  timing: { commitMs: number, createEmptyBlocksMs: number, maxFutureBlockMs: number }
+  timing: { commitMs: number, createEmptyBlocksMs: number, maxFutureBlockMs: number, rebroadcastMs: number, proposeMs: number }
   head: () => { height: number, hash: Uint8Array, time: number }
   log: Logger
   metrics?: Metrics
@@ -45,6 +45,8 @@ export class ConsensusDriver {
   private lastCommitAt = 0
   private waitingBuild: { timer: NodeJS.Timeout, effect: Extract<ConsensusEffect, { type: 'buildBlock' }> } | null = null
   private fatal: Error | null = null
+  private rebroadcastTimer: NodeJS.Timeout | null = null
+  private lastProgress = ''
 
   constructor (private readonly d: DriverDeps) {}
 
@@ -56,6 +58,19 @@ export class ConsensusDriver {
     this.lastCommitAt = this.d.clock()
     this.enqueueNewHeight(head.height + 1, head.hash, head.time, lastCommit)
     for (const message of walMessages) this.enqueue({ type: 'message', message }, true)
+    // Messages sent while a peer was down are lost; when a round makes no progress for a
+    // tick, re-send our own votes and proposal so the round can still complete.
+    this.rebroadcastTimer = setInterval(() => {
+      const st = this.d.core.status()
+      const now = `${st.height}/${st.round}/${st.step}/${String(st.decided)}`
+      if (now === this.lastProgress) this.rebroadcast()
+      this.lastProgress = now
+    }, this.d.timing.rebroadcastMs)
+  }
+
+  /** Re-sends this validator's messages of the current height (also when a peer connects). */
+  rebroadcast (): void {
+    if (this.queued < 100) this.enqueue({ type: 'rebroadcast' }, true)
   }
 
   private enqueueNewHeight (height: number, prevHash: Uint8Array, prevTime: number, lastCommit: Commit | null): void {
@@ -134,7 +149,9 @@ export class ConsensusDriver {
       }
       case 'buildBlock': {
         // Without transactions, wait (up to createEmptyBlocksMs after the last commit) for some.
-        const wait = this.d.app.mempool.size > 0 ? 0 : this.lastCommitAt + this.d.timing.createEmptyBlocksMs - this.d.clock()
+        // Never wait past half the propose timeout, or the others would give up on this proposal.
+        const emptyWait = Math.min(this.d.timing.createEmptyBlocksMs, this.d.timing.proposeMs / 2)
+        const wait = this.d.app.mempool.size > 0 ? 0 : this.lastCommitAt + emptyWait - this.d.clock()
         if (wait <= 0) { this.build(e); return }
         const timer = setTimeout(() => {
           if (this.waitingBuild?.timer !== timer) return
@@ -175,6 +192,9 @@ export class ConsensusDriver {
   }
 
   private async commit (block: Block, commit: Commit | null, source: 'consensus' | 'sync'): Promise<void> {
+    // Block sync and consensus can both decide the same height; the first one to land wins
+    // and already moved consensus on (newHeight is queued), the other is a no-op.
+    if (block.header.height !== this.d.head().height + 1) return
     if (this.waitingBuild !== null) { clearTimeout(this.waitingBuild.timer); this.waitingBuild = null }
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
@@ -201,8 +221,6 @@ export class ConsensusDriver {
   /** Applies a block decided elsewhere (block sync), then moves consensus to the next height. */
   applySynced (block: Block, commit: Commit): Promise<void> {
     return this.enqueueTask(async () => {
-      const head = this.d.head()
-      if (block.header.height !== head.height + 1) return
       await this.commit(block, commit, 'sync')
     })
   }
@@ -211,6 +229,7 @@ export class ConsensusDriver {
 
   async stop (): Promise<void> {
     this.stopped = true
+    if (this.rebroadcastTimer !== null) clearInterval(this.rebroadcastTimer)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     if (this.waitingBuild !== null) clearTimeout(this.waitingBuild.timer)

@@ -137,6 +137,7 @@ export class MedchainNode {
         onConsensusMessage: bytes => this.onConsensusBytes(bytes),
         onSyncRequest: async req => await this.serveSync(req.from, req.to),
         onPeerStatus: ev => {
+          if (ev.kind === 'status' && this.driver !== undefined) this.driver.rebroadcast()
           if (ev.kind === 'genesis-mismatch') this.log.error('peer runs another genesis: refusing it', { peer: ev.peer.peerId, theirs: ev.theirGenesisHash, ours: ev.ourGenesisHash })
           if (ev.kind === 'chain-mismatch') this.log.error('peer runs another chain: refusing it', { peer: ev.peer.peerId, theirs: ev.theirChainId, ours: ev.ourChainId })
         }
@@ -160,7 +161,7 @@ export class MedchainNode {
       broadcast: bytes => { this.metrics.gossipOut.inc({ topic: 'consensus' }); this.p2p.broadcastConsensus(bytes) },
       onCommitted: (c, commit, source) => this.onCommitted(c, commit, source),
       clock: this.clock,
-      timing: { commitMs: config.consensus.commitMs, createEmptyBlocksMs: config.consensus.createEmptyBlocksMs, maxFutureBlockMs: 10_000 },
+      timing: { commitMs: config.consensus.commitMs, createEmptyBlocksMs: config.consensus.createEmptyBlocksMs, maxFutureBlockMs: 10_000, rebroadcastMs: 1000, proposeMs: config.consensus.proposeMs },
       head: () => {
         const h = this.store.head()
         return h === null ? { height: 0, hash: ZERO_HASH, time: genesis.genesisTime } : { height: h.height, hash: h.hash, time: this.headTime }
