@@ -1,7 +1,7 @@
 import { bytesEqual, fromHex } from '../codec/index.js'
 import { merkleRoot } from '../crypto/index.js'
 import { verifyCommit } from './commit.js'
-import { checkSign, type LockProof, type SignState, type SignStep } from './signstate.js'
+import { checkSign, allowedSignHash, type LockProof, type SignState, type SignStep } from './signstate.js'
 import { VoteSet, hashKey, NIL_KEY } from './voteset.js'
 import {
   blockHash, commitHash, voteSignBody, proposalSignBody, totalPower, quorumPower, oneThirdPlusPower,
@@ -267,23 +267,30 @@ export class ConsensusCore {
 
   // ---------------------------------------------------------------- signing
 
-  /** Double-sign guard: persist what we are about to sign before the signature can leave. */
-  private guard (step: SignStep, hash: Uint8Array | null): boolean {
-    if (this.signer === null || this.myIndex < 0) return false
-    const check = checkSign(this.signState, this.height, this.round, step, hash)
-    if (check === 'conflict' || check === 'regression') {
-      this.effects.push({ type: 'signRefused', code: check === 'conflict' ? 'SIGN_CONFLICT' : 'SIGN_REGRESSION', height: this.height, round: this.round, step, blockHash: hash })
-      return false
+  /**
+   * Double-sign guard: returns the hash that may be signed at this step (see allowedSignHash), or
+   * undefined to refuse. A new signature is preceded by a persist effect of what is signed.
+   */
+  private guard (step: SignStep, hash: Uint8Array | null): Uint8Array | null | undefined {
+    if (this.signer === null || this.myIndex < 0) return undefined
+    const allowed = allowedSignHash(this.signState, this.height, this.round, step, hash)
+    if (allowed === undefined) {
+      const code = checkSign(this.signState, this.height, this.round, step, hash) === 'conflict' ? 'SIGN_CONFLICT' : 'SIGN_REGRESSION'
+      this.effects.push({ type: 'signRefused', code, height: this.height, round: this.round, step, blockHash: hash })
+      return undefined
     }
-    if (check === 'new') {
-      this.signState = { height: this.height, round: this.round, step, blockHash: hash, lockedRound: this.lockedRound, lockedHash: this.lockedHash }
-      this.effects.push({ type: 'persistSignState', state: this.signState })
+    if (checkSign(this.signState, this.height, this.round, step, allowed) === 'new') {
+      const prev = this.signState
+      const state: SignState = { height: this.height, round: this.round, step, blockHash: allowed, lockedRound: this.lockedRound, lockedHash: this.lockedHash }
+      if (step === 'precommit' && prev !== null && prev.height === this.height && prev.round === this.round && prev.step === 'prevote') state.prevoteHash = prev.blockHash
+      this.signState = state
+      this.effects.push({ type: 'persistSignState', state })
     }
-    return true
+    return allowed
   }
 
   private propose (block: Block, hash: Uint8Array, polRound: number | null): void {
-    if (!this.guard('propose', hash)) return
+    if (this.guard('propose', hash) === undefined) return
     const body = proposalSignBody(this.height, this.round, polRound, hash)
     const proposal: Proposal = { height: this.height, round: this.round, polRound, blockHash: hash, validatorIndex: this.myIndex, signature: this.signer!.sign('proposal', this.opts.chainId, body) }
     const message: ConsensusMessage = { type: 'proposal', proposal, block }
@@ -296,8 +303,9 @@ export class ConsensusCore {
     this.noteSender(this.roundState(this.round), this.myIndex)
   }
 
-  private castVote (type: VoteType, hash: Uint8Array | null): void {
-    if (!this.guard(type, hash)) return
+  private castVote (type: VoteType, intended: Uint8Array | null): void {
+    const hash = this.guard(type, intended)
+    if (hash === undefined) return
     const body = voteSignBody(this.height, this.round, hash)
     const vote: Vote = { type, height: this.height, round: this.round, blockHash: hash, validatorIndex: this.myIndex, signature: this.signer!.sign(type, this.opts.chainId, body) }
     const message: ConsensusMessage = { type: 'vote', vote }
@@ -313,9 +321,7 @@ export class ConsensusCore {
     if (this.validRound === null || this.validHash === null) return
     const rs = this.rounds.get(this.validRound)
     if (rs === undefined) return
-    for (const vote of rs.prevotes.votesFor(hashKey(this.validHash))) {
-      if (vote.validatorIndex !== this.myIndex) this.effects.push({ type: 'broadcast', message: { type: 'vote', vote } })
-    }
+    for (const vote of rs.prevotes.votesFor(hashKey(this.validHash))) this.effects.push({ type: 'broadcast', message: { type: 'vote', vote } })
   }
 
   private onRebroadcast (): void {
@@ -389,18 +395,20 @@ export class ConsensusCore {
     this.noteSender(this.roundState(p.round), p.validatorIndex)
     if (known) return
     this.blocks.set(k, block)
-    const problem = this.checkBlock(block, p.validatorIndex)
+    const problem = this.checkBlock(block)
     if (problem !== null) { this.validity.set(k, 'invalid'); return }
     this.validity.set(k, 'pending')
     this.effects.push({ type: 'validateBlock', height: this.height, round: p.round, blockHash: p.blockHash, block })
   }
 
   /** Structural checks the core owns (chain linkage, commit certificate, tx root); the app checks the rest. */
-  private checkBlock (block: Block, proposer: number): string | null {
+  private checkBlock (block: Block): string | null {
     const hd = block.header
     if (hd.chainId !== this.opts.chainId) return 'chain id'
     if (hd.height !== this.height) return 'height'
-    if (!bytesEqual(hd.proposer, this.validators[proposer].publicKey)) return 'proposer'
+    // A re-proposed valid value keeps the header of the round that built it: require only a
+    // member of the set as its author (as CometBFT does), never the current round's proposer.
+    if (!this.validators.some(v => bytesEqual(v.publicKey, hd.proposer))) return 'proposer'
     if (!bytesEqual(hd.prevHash, this.prevBlockHash)) return 'prevHash'
     if (hd.time <= this.prevBlockTime) return 'time'
     if (hd.txCount !== block.txs.length) return 'txCount'

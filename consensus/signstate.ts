@@ -19,6 +19,11 @@ export interface SignState {
   /** Lock at this height (lockedRound / hash of lockedValue), null when unlocked. */
   lockedRound: number | null
   lockedHash: Uint8Array | null
+  /**
+   * The prevote signed at (height, round) when step is 'precommit' (null = nil; absent = none),
+   * so a restarted validator can resend exactly that prevote: peers may never have seen it.
+   */
+  prevoteHash?: Uint8Array | null
 }
 
 export const SignStateSchema = s.struct({
@@ -27,7 +32,8 @@ export const SignStateSchema = s.struct({
   step: s.oneOf(['propose', 'prevote', 'precommit'] as const),
   blockHash: s.nullable(s.bytes(32)),
   lockedRound: s.nullable(s.uint()),
-  lockedHash: s.nullable(s.bytes(32))
+  lockedHash: s.nullable(s.bytes(32)),
+  prevoteHash: s.optional(s.nullable(s.bytes(32)))
 })
 
 export const encodeSignState = (st: SignState): Uint8Array => encode(st)
@@ -67,3 +73,18 @@ export const LockProofSchema = s.struct({
 export const encodeLockProof = (p: LockProof): Uint8Array => encode(p)
 export const decodeLockProof = (bytes: Uint8Array): LockProof =>
   LockProofSchema.check(decode(bytes, { maxBytes: LIMITS.maxMessageBytes, maxDepth: LIMITS.maxDepth }), '') as LockProof
+
+/**
+ * What may be signed at (height, round, step) given `last`: the intended hash when that is new
+ * or identical; the hash already signed there when the intent differs (re-sending the same
+ * signed vote is not equivocation, and peers may have lost the first copy in our crash);
+ * `undefined` when nothing may be signed (a regression with no record of what was signed).
+ */
+export function allowedSignHash (last: SignState | null, height: number, round: number, step: SignStep, hash: Uint8Array | null): Uint8Array | null | undefined {
+  const c = checkSign(last, height, round, step, hash)
+  if (c === 'new' || c === 'same') return hash
+  if (last === null) return undefined
+  if (c === 'conflict') return step === 'propose' ? undefined : last.blockHash
+  if (step === 'prevote' && last.height === height && last.round === round && last.step === 'precommit' && last.prevoteHash !== undefined) return last.prevoteHash
+  return undefined
+}

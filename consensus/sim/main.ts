@@ -11,10 +11,11 @@ const program = new Command()
   .option('--start <n>', 'first seed of the campaign', '1')
   .option('--validators <list>', 'validator counts, comma separated (cycled)', '4,7,10')
   .option('--mutation <name>', 'deliberately unsafe core: no-locking | half-quorum')
+  .option('--log', 'with --seed: print every effect')
   .option('--heights <n>', 'heights every honest replica must commit after the heal', '2')
   .parse()
 
-const o = program.opts<{ seed?: string, seeds: string, start: string, validators: string, mutation?: string, heights: string }>()
+const o = program.opts<{ seed?: string, seeds: string, start: string, validators: string, mutation?: string, heights: string, log?: boolean }>()
 const counts = o.validators.split(',').map(Number)
 if (counts.some(n => !Number.isInteger(n) || n < 1 || n > 64)) { console.error(`bad --validators ${o.validators}`); process.exit(2) }
 if (o.mutation !== undefined && o.mutation !== 'no-locking' && o.mutation !== 'half-quorum') { console.error(`bad --mutation ${o.mutation}`); process.exit(2) }
@@ -22,7 +23,7 @@ const mutation = o.mutation as UnsafeMutation | undefined
 const heightsAfterHeal = Number(o.heights)
 
 if (o.seed !== undefined) {
-  const r = runSimulation({ seed: Number(o.seed), validators: counts[0], unsafeMutation: mutation, heightsAfterHeal, stopOnFirstViolation: false })
+  const r = runSimulation({ seed: Number(o.seed), validators: counts[0], unsafeMutation: mutation, heightsAfterHeal, stopOnFirstViolation: false, log: o.log === true ? (l: string) => console.log(l) : undefined })
   console.log(JSON.stringify({ ...r, violations: undefined }, null, 2))
   for (const v of r.violations) console.log(`VIOLATION ${v.kind} at ${v.atMs} ms: ${v.detail}`)
   console.log(r.violations.length === 0 ? `ok: seed ${r.seed} n=${r.validators} height ${r.minHonestHeight} trace ${r.traceHash}` : `FAILED: ${r.replay}`)

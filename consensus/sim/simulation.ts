@@ -44,6 +44,8 @@ export interface SimOptions {
   maxEvents?: number
   stopOnFirstViolation?: boolean
   faults?: Partial<FaultConfig>
+  /** Receives one line per executed effect and fault (for replaying a failing seed). */
+  log?: (line: string) => void
 }
 
 export type ViolationKind = 'agreement' | 'validity' | 'certificate' | 'double-sign' | 'sign-state-regression' | 'liveness'
@@ -148,8 +150,13 @@ export function replayCommand (seed: number, n: number, mutation?: UnsafeMutatio
 }
 
 export function runSimulation (options: SimOptions): SimResult {
-  return new Simulation(options).run()
+  const sim = new Simulation(options)
+  lastSimulation = sim
+  return sim.run()
 }
+
+/** The most recent simulation object (for debugging a replayed seed from a REPL). */
+export let lastSimulation: unknown = null
 
 class Simulation {
   private readonly rng: Prng
@@ -431,6 +438,7 @@ class Simulation {
       if (!r.up) return
       const e = effects[k]
       this.trace.mix(10 + k)
+      if (this.opts.log !== undefined) this.opts.log(`${this.now} r${r.index} ${describeEffect(e)}`)
       switch (e.type) {
         case 'persistSignState': {
           if (this.honest(r) && checkSign(r.signState, e.state.height, e.state.round, e.state.step, e.state.blockHash) !== 'new') {
@@ -560,3 +568,24 @@ class Simulation {
 }
 
 function bytesFromCommit (c: Commit): Uint8Array { return c.blockHash }
+
+export function describeEffect (e: ConsensusEffect): string {
+  const short = (h: Uint8Array | null): string => h === null ? 'nil' : toHex(h).slice(0, 8)
+  switch (e.type) {
+    case 'broadcast': {
+      const m = e.message
+      return m.type === 'vote'
+        ? `broadcast ${m.vote.type} v${m.vote.validatorIndex} ${m.vote.height}/${m.vote.round} ${short(m.vote.blockHash)}`
+        : `broadcast proposal v${m.proposal.validatorIndex} ${m.proposal.height}/${m.proposal.round} pol=${m.proposal.polRound} ${short(m.proposal.blockHash)}`
+    }
+    case 'persistSignState': return `persist ${e.state.height}/${e.state.round}/${e.state.step} ${short(e.state.blockHash)} lock=${e.state.lockedRound}`
+    case 'persistLock': return `persistLock ${e.lock.height}/${e.lock.round} ${short(blockHash(e.lock.block.header))}`
+    case 'scheduleTimeout': return `timeout ${e.step} ${e.height}/${e.round} in ${e.ms}`
+    case 'buildBlock': return `buildBlock ${e.height}/${e.round}`
+    case 'validateBlock': return `validate ${e.height}/${e.round} ${short(e.blockHash)}`
+    case 'commit': return `COMMIT ${e.block.header.height} ${short(e.commit.blockHash)} round ${e.commit.round}`
+    case 'evidence': return `evidence v${e.evidence.voteA.validatorIndex} ${e.evidence.voteA.type} ${e.evidence.voteA.height}/${e.evidence.voteA.round}`
+    case 'signRefused': return `signRefused ${e.code} ${e.height}/${e.round}/${e.step}`
+    case 'messageRejected': return `rejected ${e.code} ${e.detail}`
+  }
+}
