@@ -23,6 +23,8 @@ export interface OpenChainStoreOptions {
   hashBlock?: (blockBytes: Uint8Array) => Uint8Array
   /** Heights whose summaries are hash-link checked at open (default 1000). */
   integrityDepth?: number
+  /** Heights whose block bytes must be present at open (default 100,000; Infinity for all). */
+  blockScanDepth?: number
   db?: DbOptions
   walMaxRecordBytes?: number
 }
@@ -129,6 +131,7 @@ export class ChainStore {
     const integrity: IntegrityOptions = {}
     if (options.integrityDepth !== undefined) integrity.depth = options.integrityDepth
     if (options.hashBlock !== undefined) integrity.hashBlock = options.hashBlock
+    if (options.blockScanDepth !== undefined) integrity.blockScanDepth = options.blockScanDepth
     const report = await verifyIntegrity(ctx, integrity)
     options.metrics?.observeIntegrityCheck?.(elapsedSeconds(start), report.summariesChecked)
     return report
@@ -146,6 +149,7 @@ export class ChainStore {
     const merged: IntegrityOptions = { ...options }
     if (merged.hashBlock === undefined && this.options.hashBlock !== undefined) merged.hashBlock = this.options.hashBlock
     if (merged.depth === undefined && this.options.integrityDepth !== undefined) merged.depth = this.options.integrityDepth
+    if (merged.blockScanDepth === undefined && this.options.blockScanDepth !== undefined) merged.blockScanDepth = this.options.blockScanDepth
     return await this.serialWrite(async () => await verifyIntegrity(this.ctx, merged))
   }
 

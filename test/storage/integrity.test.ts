@@ -48,6 +48,19 @@ t.test('a deleted block is STORE_CORRUPT', async t => {
   await expectCorrupt(t, dir, /block 4 is missing/)
 })
 
+t.test('block presence: block 1 always, older heights with a full scan', async t => {
+  const dir = await damaged(t, 12, async db => { await db.del(heightKey(Bucket.blockBytes, 3)) })
+  // outside a 5-height window the hole is not seen at open...
+  const store = await open(dir, { blockScanDepth: 5 })
+  t.equal(store.lastIntegrityReport.blocksScanned, 5)
+  // ...but a full check finds it
+  await t.rejects(store.verifyIntegrity({ blockScanDepth: Infinity }), { code: 'STORE_CORRUPT', message: /block 3 is missing/ })
+  await store.close()
+  await expectCorrupt(t, dir, /block 3 is missing/) // default window covers it
+  const dir1 = await damaged(t, 12, async db => { await db.del(heightKey(Bucket.blockBytes, 1)) })
+  await expectCorrupt(t, dir1, /block 1 is missing/, { blockScanDepth: 5 })
+})
+
 t.test('a deleted head block is STORE_CORRUPT', async t => {
   const dir = await damaged(t, 10, async db => { await db.del(heightKey(Bucket.blockBytes, 10)) })
   await expectCorrupt(t, dir, /block 10 is missing/)
