@@ -11,7 +11,7 @@ const child = fileURLToPath(new URL('./fixtures/commitLoop.ts', import.meta.url)
 const loaderArgs = process.execArgv.filter(a => a.includes('@tapjs/typescript') || a.includes('polyfill'))
 
 /** Runs the commit loop in a real process and SIGKILLs it after `afterCommits` acknowledged commits plus a random delay. */
-async function runAndKill (dir: string, afterCommits: number, extraDelayMs: number): Promise<number> {
+async function runAndKill (dir: string, afterCommits: number, extraDelayMs: number, whileRunning?: () => Promise<void>): Promise<number> {
   // Transpile-only: the child is type-checked with the rest of the tests; this keeps its start under 2 s.
   const proc = spawn(process.execPath, [...loaderArgs, child, dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' } })
   let acknowledged = 0
@@ -25,7 +25,11 @@ async function runAndKill (dir: string, afterCommits: number, extraDelayMs: numb
       buf = lines.pop() as string
       for (const line of lines) {
         acknowledged = Number(line)
-        if (++seen === afterCommits) setTimeout(() => { proc.kill('SIGKILL'); resolve() }, extraDelayMs)
+        if (++seen === afterCommits) {
+          void (whileRunning ?? (async () => {}))().then(() => {
+            setTimeout(() => { proc.kill('SIGKILL'); resolve() }, extraDelayMs)
+          }, reject)
+        }
       }
     })
     proc.on('exit', code => { if (seen < afterCommits) reject(new Error(`child exited early with ${String(code)}`)) })
@@ -38,7 +42,10 @@ t.test('SIGKILL during commits: every acknowledged block survives, no block land
   const dir = t.testdir()
   const delays = [0, 4]
   for (const [round, delay] of delays.entries()) {
-    const acknowledged = await runAndKill(dir, 15, delay)
+    const acknowledged = await runAndKill(dir, 15, delay, round > 0 ? undefined : async () => {
+      // another process holds the store: refused with STORE_LOCKED, not opened twice
+      await t.rejects(openChainStore(dir, { chainId: CHAIN_ID, genesisHash: GENESIS_HASH }), { code: 'STORE_LOCKED' }, 'locked while the other process runs')
+    })
     const store = await openChainStore(dir, { chainId: CHAIN_ID, genesisHash: GENESIS_HASH, hashBlock })
     const head = store.head()
     t.ok(head !== null && head.height >= acknowledged, `round ${round}: head ${head?.height} >= last acknowledged ${acknowledged}`)
