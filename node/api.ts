@@ -44,6 +44,7 @@ function sendError (reply: FastifyReply, status: number, code: string, message: 
 export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: number, metrics?: Metrics, log?: (msg: string) => void }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: opts.maxBodyBytes, keepAliveTimeout: 60_000, ajv: { customOptions: { allErrors: false, coerceTypes: true } } })
 
+  app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('application/cbor', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
 

@@ -1,0 +1,108 @@
+// Real validator processes on 127.0.0.1 for integration tests: homes from `testnet`,
+// one `medchain start` process each, killed for real (SIGKILL) when a test says so.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { writeTestnet } from '../../cli/commands/testnet.js'
+import { readKeyFile } from '../../crypto/index.js'
+import { MedchainClient } from '../../cli/client.js'
+
+export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
+
+export interface ValidatorProc { index: number, home: string, api: string, client: MedchainClient, proc: ChildProcess | null, seed: Uint8Array, publicKey: Uint8Array }
+
+/** A base port unlikely to collide with another test file running in parallel. */
+export function randomBasePort (): number {
+  return 30000 + Math.floor(Math.random() * 500) * 40
+}
+
+export class Cluster {
+  readonly nodes: ValidatorProc[] = []
+  readonly dir: string
+  chainId = ''
+
+  constructor (readonly size: number, readonly basePort = randomBasePort(), chainId = 'medchain-it') {
+    this.dir = mkdtempSync(join(tmpdir(), 'medchain-it-'))
+    const { homes, genesis } = writeTestnet({ validators: size, out: this.dir, chainId, basePort })
+    this.chainId = genesis.chainId
+    homes.forEach((home, index) => {
+      const key = readKeyFile(join(home, 'node_key.json'))
+      const api = `http://127.0.0.1:${basePort + index * 10}`
+      this.nodes.push({ index, home, api, client: new MedchainClient(api), proc: null, seed: key.seed, publicKey: key.publicKey })
+    })
+  }
+
+  start (index: number, extraEnv: Record<string, string> = {}): ChildProcess {
+    const n = this.nodes[index]
+    const log = openSync(join(n.home, 'node.log'), 'a')
+    const proc = spawn(process.execPath, [MAIN, 'start', '--home', n.home], { stdio: ['ignore', log, log], env: { ...process.env, ...extraEnv } })
+    n.proc = proc
+    return proc
+  }
+
+  async startAll (): Promise<void> {
+    for (let i = 0; i < this.size; i++) this.start(i)
+    await Promise.all(this.nodes.map(async (_, i) => await this.waitHealthy(i)))
+  }
+
+  async waitHealthy (index: number, timeoutMs = 30_000): Promise<void> {
+    const n = this.nodes[index]
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (n.proc?.exitCode !== null && n.proc?.exitCode !== undefined) throw new Error(`node${index} exited with ${n.proc.exitCode}: ${this.logTail(index)}`)
+      try { if ((await fetch(`${n.api}/healthz`)).ok) return } catch {}
+      await sleep(100)
+    }
+    throw new Error(`node${index} not healthy after ${timeoutMs} ms: ${this.logTail(index)}`)
+  }
+
+  /** SIGKILL: no shutdown code runs, like a power cut of the process. */
+  async kill (index: number): Promise<void> {
+    const p = this.nodes[index].proc
+    if (p === null || p.exitCode !== null || p.signalCode !== null) return
+    const exited = new Promise(resolve => p.once('exit', resolve))
+    p.kill('SIGKILL')
+    await exited
+    this.nodes[index].proc = null
+  }
+
+  async stopAll (): Promise<void> {
+    await Promise.all(this.nodes.map(async (_, i) => await this.kill(i)))
+  }
+
+  async status (index: number): Promise<{ height: number, latestBlockHash: string, stateRoot: string, peers: string[] }> {
+    return await this.nodes[index].client.get('/v1/status')
+  }
+
+  async height (index: number): Promise<number> {
+    try { return (await this.status(index)).height } catch { return -1 }
+  }
+
+  async waitHeight (index: number, height: number, timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs
+    let h = -1
+    while (Date.now() < deadline) {
+      h = await this.height(index)
+      if (h >= height) return h
+      await sleep(200)
+    }
+    throw new Error(`node${index} at height ${h}, wanted ${height} within ${timeoutMs} ms: ${this.logTail(index)}`)
+  }
+
+  /** Block hash and state root of every height up to `upTo` on one node. */
+  async chain (index: number, upTo: number): Promise<string[]> {
+    const out: string[] = []
+    for (let h = 1; h <= upTo; h++) {
+      const b = await this.nodes[index].client.get<{ hash: string, header: { stateRoot: string } }>(`/v1/blocks/${h}`)
+      out.push(`${b.hash}/${b.header.stateRoot}`)
+    }
+    return out
+  }
+
+  logTail (index: number, lines = 15): string {
+    try { return readFileSync(join(this.nodes[index].home, 'node.log'), 'utf8').trim().split('\n').slice(-lines).join('\n') } catch { return '(no log)' }
+  }
+}
+
+export function sleep (ms: number): Promise<void> { return new Promise(resolve => setTimeout(resolve, ms)) }

@@ -1,0 +1,105 @@
+// One validator as a real process: transactions over HTTP, kill -9, restart from disk,
+// and a damaged store refused at start.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { toHex } from '../../codec/index.js'
+import { generateSeed, publicKeyFromSeed } from '../../crypto/index.js'
+import { fastSigner } from '../../ledger/index.js'
+import { Cluster, MAIN } from './cluster.js'
+
+const cluster = new Cluster(1)
+t.teardown(async () => { await cluster.stopAll() })
+
+const member = fastSigner(cluster.nodes[0].seed)
+const patientSeed = generateSeed()
+const patient = fastSigner(patientSeed)
+const provider = fastSigner(generateSeed())
+const patientId = toHex(publicKeyFromSeed(patientSeed))
+const client = cluster.nodes[0].client
+const DAY = 86_400_000
+
+t.test('a grant submitted over HTTP shows in consents and audit, survives kill -9', async t => {
+  await cluster.startAll()
+  t.equal((await client.send('patient.register', {}, patient, { wait: true })).code, 'OK')
+  t.equal((await client.send('provider.register', { key: provider.publicKey, role: 'physician', name: 'Dr Ada' }, member, { wait: true })).code, 'OK')
+  const now = Date.now()
+  const grant = await client.send('consent.grant', {
+    grantee: { type: 'provider', key: provider.publicKey }, categories: ['labs'], actions: ['read'], purposes: ['TREAT'], validFrom: now - DAY, validUntil: now + 90 * DAY
+  }, patient, { wait: true })
+  t.equal(grant.code, 'OK')
+  const permitted = await client.send('access.log', { patient: publicKeyFromSeed(patientSeed), category: 'labs', action: 'read', purpose: 'TREAT' }, provider, { wait: true })
+  t.equal(permitted.code, 'OK')
+  const denied = await client.send('access.log', { patient: publicKeyFromSeed(patientSeed), category: 'mental_health', action: 'read', purpose: 'TREAT' }, provider, { wait: true })
+  t.equal(denied.code, 'OK', 'a denied access is still recorded')
+
+  const consents = await client.get<{ consents: Array<{ status: string }> }>(`/v1/patients/${patientId}/consents`)
+  t.equal(consents.consents.length, 1)
+  t.equal(consents.consents[0].status, 'active')
+  const audit = await client.get<Array<{ type: string, permit?: boolean, reason?: string }>>(`/v1/patients/${patientId}/audit`)
+  const accesses = audit.filter(e => e.type === 'access')
+  t.same(accesses.map(e => e.permit), [true, false], 'permit and deny both in the audit trail')
+  const decision = await client.get<{ permit: boolean, reason: string }>(`/v1/decision?patient=${patientId}&grantee=${toHex(provider.publicKey)}&category=labs&action=read&purpose=TREAT`)
+  t.equal(decision.permit, true)
+
+  // Replay: the same signed bytes again are refused (nonce used), and nothing changes.
+  const again = await client.build('patient.register', {}, patient, 0)
+  await t.rejects(client.submit(again.bytes), { code: 'TX_STALE_NONCE' })
+
+  const before = await cluster.status(0)
+  const answersBefore = [consents, audit, decision]
+  await cluster.kill(0)
+  cluster.start(0)
+  await cluster.waitHealthy(0)
+  const after = await cluster.status(0)
+  t.ok(after.height >= before.height, `height ${after.height} >= ${before.height} after restart`)
+  const b = await client.get<{ hash: string, header: { stateRoot: string } }>(`/v1/blocks/${before.height}`)
+  t.equal(b.hash, before.latestBlockHash, 'same block hash at the old head')
+  t.equal(b.header.stateRoot, before.stateRoot, 'same state root at the old head')
+  const answersAfter = [
+    await client.get(`/v1/patients/${patientId}/consents?at=${(consents as unknown as { time: number }).time}`),
+    await client.get(`/v1/patients/${patientId}/audit`),
+    await client.get(`/v1/decision?patient=${patientId}&grantee=${toHex(provider.publicKey)}&category=labs&action=read&purpose=TREAT`)
+  ]
+  t.same(answersAfter, answersBefore, 'same answers after restart')
+  // and it keeps committing
+  await cluster.waitHeight(0, after.height + 2)
+})
+
+t.test('bad input gets a stable code and the node keeps running', async t => {
+  const post = async (body: BodyInit, type: string): Promise<{ status: number, code: string }> => {
+    const res = await fetch(`${cluster.nodes[0].api}/v1/txs`, { method: 'POST', headers: { 'content-type': type }, body })
+    const json = await res.json() as { error: { code: string } }
+    return { status: res.status, code: json.error.code }
+  }
+  t.same(await post(new Uint8Array([0xff, 0x00]), 'application/cbor'), { status: 400, code: 'TX_NON_CANONICAL' })
+  t.same(await post(new Uint8Array([0xa1, 0x61]), 'application/cbor'), { status: 400, code: 'TX_MALFORMED' })
+  t.same(await post('{"tx": 5}', 'application/json'), { status: 400, code: 'API_BAD_REQUEST' })
+  t.same(await post('{"tx": ', 'application/json'), { status: 400, code: 'API_BAD_JSON' })
+  t.same(await post('x', 'text/plain'), { status: 415, code: 'API_UNSUPPORTED_MEDIA_TYPE' })
+  t.same(await post(new Uint8Array(2 * 1024 * 1024), 'application/cbor'), { status: 413, code: 'API_BODY_TOO_LARGE' })
+  const good = await client.build('patient.register', {}, fastSigner(generateSeed()), 0)
+  const tampered = good.bytes.slice(); tampered[tampered.length - 1] ^= 1
+  t.same(await post(tampered, 'application/cbor'), { status: 400, code: 'TX_BAD_SIGNATURE' })
+  const other = (await import('../../ledger/index.js')).buildTx('patient.register', {}, { chainId: 'another-chain', signer: fastSigner(generateSeed()), nonce: 0 })
+  t.same(await post(other.bytes, 'application/cbor'), { status: 400, code: 'TX_WRONG_CHAIN' })
+  const r = await fetch(`${cluster.nodes[0].api}/v1/txs/nothex`)
+  t.equal(r.status, 400)
+  t.equal(((await r.json()) as { error: { code: string } }).error.code, 'API_BAD_REQUEST')
+  await t.rejects(client.get('/v1/blocks/999999'), { status: 404, code: 'API_NOT_FOUND' })
+  t.ok((await cluster.height(0)) > 0, 'still serving')
+})
+
+t.test('a damaged store is refused at start with a clear message', async t => {
+  await cluster.kill(0)
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(join(cluster.nodes[0].home, 'data', 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  // Delete the bytes of block 1 (bucket 2, height 1): the chain no longer has every block.
+  const key = new Uint8Array(9); key[0] = 2; key[8] = 1
+  await db.del(key)
+  await db.close()
+  const res = spawnSync(process.execPath, [MAIN, 'start', '--home', cluster.nodes[0].home], { encoding: 'utf8', timeout: 30_000 })
+  t.not(res.status, 0, 'exits non-zero')
+  t.match(res.stdout + res.stderr, /STORE_CORRUPT/, 'names the problem')
+})
