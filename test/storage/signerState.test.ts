@@ -88,6 +88,18 @@ t.test('fail closed: truncated, bit-flipped or garbage signer state is SIGNER_ST
   t.same(await store.signerState.load(), st(9, 1, 3), 'restoring the file restores signing')
 })
 
+t.test('the opaque payload (consensus sign state with its lock) round trips', async t => {
+  const dir = t.testdir()
+  let store = await open(dir)
+  const payload = utf8('locked value + round, as consensus encodes it')
+  await store.signerState.save({ ...st(3, 1, 2), payload })
+  await store.close()
+  store = await open(dir)
+  t.teardown(() => store.close())
+  t.same(await store.signerState.load(), { ...st(3, 1, 2), payload })
+  await t.rejects(store.signerState.save({ ...st(3, 1, 3), payload: new Uint8Array(1025) }), { code: 'STORE_BAD_INPUT' })
+})
+
 t.test('reset of a fresh home is allowed', async t => {
   const store = await open(t.testdir())
   t.teardown(() => store.close())
