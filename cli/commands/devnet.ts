@@ -7,6 +7,7 @@ import { readGenesis } from '../../node/genesis.js'
 import { readConfig } from '../../node/config.js'
 import { homePaths } from '../home.js'
 import { writeTestnet } from './testnet.js'
+import { writePrometheusFiles } from '../prometheus.js'
 
 export interface DevnetNode { name: string, pid: number, api: string, dashboard: string, metrics: string, p2p: string, home: string }
 export interface DevnetInfo { chainId: string, home: string, nodes: DevnetNode[] }
@@ -48,6 +49,7 @@ export async function runDevnet (opts: { validators: number, home: string, baseP
   await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 30_000)))
   const info: DevnetInfo = { chainId: genesis.chainId, home, nodes }
   writeFileSync(join(home, 'devnet.json'), JSON.stringify(info, null, 2) + '\n')
+  writePrometheusFiles(home, info)
   return { info, children }
 }
 
@@ -76,6 +78,7 @@ export function devnetCommand (): Command {
         console.log(`  ${n.name.padEnd(7)} pid ${String(n.pid).padEnd(7)} api ${n.api}  dashboard ${n.dashboard}  metrics ${n.metrics}  p2p ${n.p2p}`)
       }
       console.log(`  written to ${join(info.home, 'devnet.json')}; logs in each node's node.log. Ctrl-C stops every validator.`)
+      console.log(`  Prometheus: prometheus --config.file=${join(info.home, 'prometheus.yml')} (alert rules copied next to it; Grafana dashboard in deploy/grafana/)`)
       let stopping = false
       const stop = (): void => {
         if (stopping) return
