@@ -1,10 +1,13 @@
-// Persistent one-way streams between validators for consensus messages. The validator set
+// Persistent one-way streams between validators for consensus messages (and tx batches). The validator set
 // is small and fully meshed, so point-to-point beats gossipsub: frames queued in the same
 // tick leave in one send() (one yamux frame + one Noise seal), which is where the time goes.
 import type { Stream } from '@libp2p/interface'
 import { encodeFrames, FrameReader } from './framing.js'
 import type { P2PCounters } from './metrics.js'
 import { P2PError } from './errors.js'
+
+/** What a direct stream carries; each channel has its own stream, so a big tx batch never delays a vote behind it on the same stream. */
+export type Channel = 'consensus' | 'tx'
 
 export interface DirectLinkLimits {
   /** Bytes queued for one peer before new messages are dropped (a stalled peer must not eat memory). */
@@ -25,6 +28,7 @@ export class DirectLink {
   closed = false
 
   constructor (
+    private readonly channel: Channel,
     private readonly limits: DirectLinkLimits,
     private readonly counters: P2PCounters
   ) {}
@@ -55,7 +59,7 @@ export class DirectLink {
     }
     this.queue.push(payload)
     this.queuedBytes += payload.length
-    this.counters.sent('consensus', payload.length)
+    this.counters.sent(this.channel, payload.length)
     this.scheduleFlush()
     return true
   }

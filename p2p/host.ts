@@ -11,7 +11,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { bytesEqual, toHex } from '../codec/index.js'
 import { sha256 } from '../crypto/index.js'
-import { DirectLink, readDirectStream } from './direct.js'
+import { DirectLink, readDirectStream, type Channel } from './direct.js'
 import { P2PError } from './errors.js'
 import { encodeFrame, readOneFrame } from './framing.js'
 import { MemberSet, type Member, type MemberConfig, type PeerRef } from './members.js'
@@ -40,7 +40,7 @@ export type P2PLogLevel = 'debug' | 'info' | 'warn' | 'error'
 export type P2PLog = (level: P2PLogLevel, message: string, fields?: Record<string, unknown>) => void
 
 export interface P2PLimits {
-  /** Largest tx batch on gossip (gossipsub maxInboundDataLength); keep well under 4 MiB. */
+  /** Largest tx batch, on gossip (gossipsub maxInboundDataLength) and direct streams; keep well under 4 MiB. */
   maxTxBatchBytes: number
   /** Largest consensus message (direct streams; gossip fallback is capped by maxTxBatchBytes). */
   maxConsensusBytes: number
@@ -92,6 +92,8 @@ export interface P2PHost {
   publishConsensus (bytes: Uint8Array): Promise<number>
   /** Sends to every verified member by the configured transport; returns how many peers it was queued for. */
   broadcastConsensus (bytes: Uint8Array): number
+  /** Sends a tx batch to every verified member over direct streams (no relaying: validators are fully meshed). */
+  broadcastTxBatch (bytes: Uint8Array): number
   /** Sends to one member over its direct stream; false if it is not connected. */
   sendConsensus (peerId: string, bytes: Uint8Array): boolean
   requestBlocks (peerId: string, from: number, to: number, options?: { timeoutMs?: number }): Promise<Uint8Array[]>
@@ -127,8 +129,7 @@ interface PeerState {
   height: number
   /** Resolved when the peer's status is verified (true) or it is refused/disconnected (false). */
   waiters: Array<(ok: boolean) => void>
-  link?: DirectLink
-  linkOpening: boolean
+  links: Partial<Record<Channel, DirectLink>>
 }
 
 interface DialState { backoffMs: number, nextAt: number, dialing: boolean }
@@ -276,7 +277,8 @@ class Host implements P2PHost {
 
     await this.libp2p.handle(this.names.status, (stream, conn) => { void this.serveStatus(stream, conn) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     await this.libp2p.handle(this.names.sync, (stream, conn) => { void this.serveSync(stream, conn) }, { maxInboundStreams: 4, maxOutboundStreams: 8 })
-    await this.libp2p.handle(this.names.consensusDirect, (stream, conn) => { void this.serveDirect(stream, conn) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+    await this.libp2p.handle(this.names.consensusDirect, (stream, conn) => { void this.serveDirect('consensus', stream, conn) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
+    await this.libp2p.handle(this.names.txDirect, (stream, conn) => { void this.serveDirect('tx', stream, conn) }, { maxInboundStreams: 2, maxOutboundStreams: 2 })
 
     this.libp2p.addEventListener('peer:connect', (evt) => { this.onPeerConnect(evt.detail) })
     this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPeerDisconnect(evt.detail) })
@@ -308,7 +310,7 @@ class Host implements P2PHost {
     if (member == null) { void this.libp2p.hangUp(peer).catch(() => {}); return }
     let state = this.peers.get(member.peerId)
     if (state == null) {
-      state = { member, verified: false, height: 0, waiters: [], linkOpening: false }
+      state = { member, verified: false, height: 0, waiters: [], links: {} }
       this.peers.set(member.peerId, state)
     }
     const dial = this.dials.get(member.peerId)
@@ -320,7 +322,7 @@ class Host implements P2PHost {
     const state = this.peers.get(peer.toString())
     if (state == null) return
     this.peers.delete(peer.toString())
-    state.link?.close()
+    for (const link of Object.values(state.links)) link.close()
     for (const w of state.waiters.splice(0)) w(false)
     this.stats.peers(this.connectedMembers().length)
     if (state.verified) {
@@ -413,7 +415,7 @@ class Host implements P2PHost {
       this.stats.peers(this.connectedMembers().length)
       this.log('info', 'member connected', { peerId: member.peerId, height: status.height })
       this.emit({ kind: 'connected', peer: member, height: status.height })
-      if (this.opts.consensusTransport !== 'gossip') this.openLink(state)
+      if (this.opts.consensusTransport !== 'gossip') this.openLink(state, 'consensus')
     } else {
       this.emit({ kind: 'status', peer: member, height: status.height })
     }
@@ -533,53 +535,68 @@ class Host implements P2PHost {
     }
   }
 
-  // ---- direct consensus streams ----
+  // ---- direct streams (consensus, and tx batches between validators) ----
 
   broadcastConsensus (bytes: Uint8Array): number {
-    if (this.stopped) throw new P2PError('P2P_STOPPED', 'host is stopped')
-    if (bytes.length > this.limits.maxConsensusBytes) throw new P2PError('P2P_TOO_LARGE', `consensus message over ${this.limits.maxConsensusBytes} bytes`, bytes.length)
+    this.checkDirect('consensus', bytes)
     if (this.opts.consensusTransport === 'gossip') {
       void this.publishConsensus(bytes).catch((err) => { this.log('warn', 'consensus publish failed', { error: String(err) }) })
       return this.connectedMembers().length
     }
+    return this.broadcastDirect('consensus', bytes)
+  }
+
+  sendConsensus (peerId: string, bytes: Uint8Array): boolean {
+    this.checkDirect('consensus', bytes)
+    const state = this.peers.get(peerId)
+    if (state == null || !state.verified) return false
+    return this.enqueueDirect(state, 'consensus', bytes)
+  }
+
+  broadcastTxBatch (bytes: Uint8Array): number {
+    this.checkDirect('tx', bytes)
+    return this.broadcastDirect('tx', bytes)
+  }
+
+  private checkDirect (channel: Channel, bytes: Uint8Array): void {
+    if (this.stopped) throw new P2PError('P2P_STOPPED', 'host is stopped')
+    const max = channel === 'consensus' ? this.limits.maxConsensusBytes : this.limits.maxTxBatchBytes
+    if (bytes.length > max) throw new P2PError('P2P_TOO_LARGE', `${channel} message over ${max} bytes`, bytes.length)
+  }
+
+  private broadcastDirect (channel: Channel, bytes: Uint8Array): number {
     let queued = 0
     for (const state of this.peers.values()) {
-      if (state.verified && this.enqueueDirect(state, bytes)) queued++
+      if (state.verified && this.enqueueDirect(state, channel, bytes)) queued++
     }
     return queued
   }
 
-  sendConsensus (peerId: string, bytes: Uint8Array): boolean {
-    if (this.stopped) throw new P2PError('P2P_STOPPED', 'host is stopped')
-    if (bytes.length > this.limits.maxConsensusBytes) throw new P2PError('P2P_TOO_LARGE', `consensus message over ${this.limits.maxConsensusBytes} bytes`, bytes.length)
-    const state = this.peers.get(peerId)
-    if (state == null || !state.verified) return false
-    return this.enqueueDirect(state, bytes)
+  private enqueueDirect (state: PeerState, channel: Channel, bytes: Uint8Array): boolean {
+    let link = state.links[channel]
+    if (link == null || link.closed) link = this.openLink(state, channel)
+    return link.enqueue(bytes)
   }
 
-  private enqueueDirect (state: PeerState, bytes: Uint8Array): boolean {
-    if (state.link == null || state.link.closed) {
-      this.openLink(state)
-      if (state.link == null) { this.stats.drop('no_direct_stream'); return false }
-    }
-    return state.link.enqueue(bytes)
-  }
-
-  private openLink (state: PeerState): void {
-    if (state.link != null && !state.link.closed) return
-    state.link = new DirectLink({ maxQueuedBytes: this.limits.maxDirectQueueBytes, maxFrameBytes: this.limits.maxConsensusBytes }, this.stats)
-    const link = state.link
-    this.libp2p.dialProtocol(state.member.id, this.names.consensusDirect, { signal: AbortSignal.timeout(this.timing.statusTimeoutMs) })
+  private openLink (state: PeerState, channel: Channel): DirectLink {
+    const existing = state.links[channel]
+    if (existing != null && !existing.closed) return existing
+    const maxFrameBytes = channel === 'consensus' ? this.limits.maxConsensusBytes : this.limits.maxTxBatchBytes
+    const link = new DirectLink(channel, { maxQueuedBytes: this.limits.maxDirectQueueBytes, maxFrameBytes }, this.stats)
+    state.links[channel] = link
+    const protocol = channel === 'consensus' ? this.names.consensusDirect : this.names.txDirect
+    this.libp2p.dialProtocol(state.member.id, protocol, { signal: AbortSignal.timeout(this.timing.statusTimeoutMs) })
       .then((stream) => {
-        if (this.stopped || state.link !== link) { stream.abort(new Error('superseded')); return }
+        if (this.stopped || state.links[channel] !== link) { stream.abort(new Error('superseded')); return }
         link.attach(stream)
       }, (err: Error) => {
         link.fail()
-        this.log('debug', 'direct stream open failed', { peerId: state.member.peerId, error: err.message })
+        this.log('debug', 'direct stream open failed', { peerId: state.member.peerId, channel, error: err.message })
       })
+    return link
   }
 
-  private async serveDirect (stream: Stream, conn: Connection): Promise<void> {
+  private async serveDirect (channel: Channel, stream: Stream, conn: Connection): Promise<void> {
     const peerId = conn.remotePeer.toString()
     const member = this.members.get(peerId)
     if (member == null || !(await this.waitVerified(peerId))) {
@@ -587,11 +604,13 @@ class Host implements P2PHost {
       stream.abort(new Error('peer not verified'))
       return
     }
-    await readDirectStream(stream, this.limits.maxConsensusBytes, (payload) => {
-      this.stats.received('consensus', payload.length)
-      try { this.opts.handlers.onConsensusMessage(payload, member) } catch (err) {
+    const maxFrameBytes = channel === 'consensus' ? this.limits.maxConsensusBytes : this.limits.maxTxBatchBytes
+    const deliver = channel === 'consensus' ? this.opts.handlers.onConsensusMessage : this.opts.handlers.onTxBatch
+    await readDirectStream(stream, maxFrameBytes, (payload) => {
+      this.stats.received(channel, payload.length)
+      try { deliver(payload, member) } catch (err) {
         this.stats.drop('handler_error')
-        this.log('error', 'consensus handler threw', { error: String(err) })
+        this.log('error', `${channel} handler threw`, { error: String(err) })
       }
     }, this.stats)
   }
@@ -641,7 +660,7 @@ class Host implements P2PHost {
     clearInterval(this.redialTimer)
     clearInterval(this.statusTimer)
     for (const s of this.peers.values()) {
-      s.link?.close()
+      for (const link of Object.values(s.links)) link.close()
       for (const w of s.waiters.splice(0)) w(false)
     }
     await this.libp2p.stop()

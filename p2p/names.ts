@@ -5,6 +5,7 @@ export interface ChainProtocols {
   status: string
   sync: string
   consensusDirect: string
+  txDirect: string
 }
 
 const CHAIN_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/
@@ -20,6 +21,7 @@ export function chainProtocols (chainId: string): ChainProtocols {
     consensusTopic: `${base}/consensus/1`,
     status: `${base}/status/1`,
     sync: `${base}/sync/1`,
-    consensusDirect: `${base}/consensus-direct/1`
+    consensusDirect: `${base}/consensus-direct/1`,
+    txDirect: `${base}/txs-direct/1`
   }
 }

@@ -79,10 +79,10 @@ export function addressOf (node: Node): string {
 }
 
 /** Starts n members, tells each the others' addresses and waits until fully connected. */
-export async function startCluster (n: number, extra?: Partial<P2PHostOptions> | ((i: number) => Partial<P2PHostOptions>), extraMemberKeys: Uint8Array[] = []): Promise<Node[]> {
+export async function startCluster (n: number, extra?: Partial<P2PHostOptions> | ((i: number) => Partial<P2PHostOptions>), extraMemberKeys: Uint8Array[] = [], keepMessages = true): Promise<Node[]> {
   const seeds = Array.from({ length: n }, () => generateSeed())
   const members = [...seeds, ...extraMemberKeys].map((x, i) => ({ publicKey: i < n ? publicKeyFromSeed(x) : x }))
-  const nodes = await Promise.all(seeds.map(async (seed, i) => await startNode({ seed, members, extra: typeof extra === 'function' ? extra(i) : extra })))
+  const nodes = await Promise.all(seeds.map(async (seed, i) => await startNode({ seed, members, keepMessages, extra: typeof extra === 'function' ? extra(i) : extra })))
   for (const a of nodes) {
     for (const b of nodes) if (a !== b) a.host.setMemberAddress(b.publicKey, addressOf(b))
   }

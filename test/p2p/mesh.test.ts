@@ -28,6 +28,16 @@ t.test('4 members connect fully, gossip tx batches and broadcast consensus messa
     t.same(got, expected, `node ${i} got the three other batches, not its own`)
   }
 
+  // tx batches over direct streams (no relaying among a fully meshed validator set)
+  for (let i = 0; i < 4; i++) t.equal(nodes[i].host.broadcastTxBatch(concatBytes(utf8(`direct ${i}`), batches[i])), 3)
+  await waitFor(() => nodes.every(n => n.rec.txBatches.length === 6), 5_000, 'direct tx batches')
+  for (let i = 0; i < 4; i++) {
+    const got = nodes[i].rec.txBatches.slice(3).map(b => toHex(b.bytes)).sort()
+    t.same(got, [0, 1, 2, 3].filter(j => j !== i).map(j => toHex(concatBytes(utf8(`direct ${j}`), batches[j]))).sort(), `node ${i} got the direct batches`)
+  }
+  t.throws(() => nodes[0].host.broadcastTxBatch(new Uint8Array(1024 * 1024 + 1)), { code: 'P2P_TOO_LARGE' })
+  await t.rejects(nodes[0].host.publishTxBatch(new Uint8Array(1024 * 1024 + 1)), { code: 'P2P_TOO_LARGE' })
+
   // duplicates are ignored and counted, never thrown
   t.equal(await nodes[0].host.publishTxBatch(batches[0]), 0, 'duplicate publish reaches nobody')
   t.equal(nodes[0].host.counters().dropped.duplicate_publish, 1, 'duplicate counted')
