@@ -44,10 +44,15 @@ export class SignerStateStore {
   constructor (readonly path: string, private readonly headHeight: () => number, private readonly metrics?: StorageMetrics) {}
 
   /**
-   * The last saved state; null only for a home without blocks that never signed.
+   * The last saved state; null for a home without blocks that never signed (and then the fresh
+   * height-0 state is written, so the file exists from the first start on).
    * Throws SIGNER_STATE_MISSING (chain has blocks, no state) or SIGNER_STATE_CORRUPT.
    */
   async load (): Promise<SignerState | null> {
+    return await this.serial(async () => await this.read())
+  }
+
+  private async read (): Promise<SignerState | null> {
     this.last = undefined // a failed load leaves nothing cached: the next save re-reads and fails too
     let file: Uint8Array
     try {
@@ -58,7 +63,10 @@ export class SignerStateStore {
       if (head > 0) {
         throw new StorageError('SIGNER_STATE_MISSING', `signer state ${this.path} is missing but the chain is at height ${head}: refusing to sign (restore the file from backup, or after making sure this key signed nothing at or above the head, run an explicit signer-state reset)`, { path: this.path, head })
       }
-      this.last = null
+      // Claim the file on a fresh home: a node that then syncs blocks without signing and restarts
+      // finds height 0 (truthful) instead of tripping the missing-state rule above.
+      await this.write(encodeRecord(signerStateSchema, FRESH_SIGNER_STATE, 'signer state'))
+      this.last = FRESH_SIGNER_STATE
       return null
     }
     const state = this.parse(file)
@@ -74,7 +82,7 @@ export class SignerStateStore {
   async save (state: SignerState): Promise<void> {
     const payload = encodeRecord(signerStateSchema, state, 'signer state')
     return await this.serial(async () => {
-      if (this.last === undefined) await this.load()
+      if (this.last === undefined) await this.read()
       const last = this.last
       if (last !== null && last !== undefined) {
         const c = compareHrs(state, last)

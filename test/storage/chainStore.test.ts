@@ -212,11 +212,12 @@ t.test('metrics hook sees every durable write', async t => {
   }
   const store = await open(t.testdir(), { metrics })
   t.teardown(() => store.close())
+  // first save on a fresh home: the fresh state is claimed, then the new one written
   await store.signerState.save({ height: 1, round: 0, step: 1, signBytesHash: sha256(utf8('p')) })
   await commitChain(store, 2)
   await store.wal.append(3, utf8('vote'))
   await store.putCommit(2, encode('cert'))
-  t.same(seen.map(s => s[0]), ['signerState', 'commitBlock', 'commitBlock', 'wal', 'putCommit'])
+  t.same(seen.map(s => s[0]), ['signerState', 'signerState', 'commitBlock', 'commitBlock', 'wal', 'putCommit'])
   t.ok(seen.every(([, s, b]) => s >= 0 && b > 0))
   t.equal(integrity, 1)
 })

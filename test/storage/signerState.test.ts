@@ -100,6 +100,19 @@ t.test('the opaque payload (consensus sign state with its lock) round trips', as
   await t.rejects(store.signerState.save({ ...st(3, 1, 3), payload: new Uint8Array(1025) }), { code: 'STORE_BAD_INPUT' })
 })
 
+t.test('a fresh home claims the signer file at first load: syncing blocks without signing then restarting is fine', async t => {
+  const dir = t.testdir()
+  let store = await open(dir)
+  t.equal(await store.signerState.load(), null)
+  t.ok(existsSync(storePaths(dir).signerState), 'fresh state written')
+  await commitChain(store, 5) // blocks from sync: this node signed nothing
+  await store.close()
+  store = await open(dir)
+  t.teardown(() => store.close())
+  t.same(await store.signerState.load(), FRESH_SIGNER_STATE)
+  await store.signerState.save(st(6, 0, 1))
+})
+
 t.test('reset of a fresh home is allowed', async t => {
   const store = await open(t.testdir())
   t.teardown(() => store.close())
