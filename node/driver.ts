@@ -1,6 +1,6 @@
 import { toHex } from '../codec/index.js'
 import {
-  blockHash, encodeMessage, type Block, type Commit, type ConsensusCore, type ConsensusEffect, type ConsensusEvent,
+  blockHash, encodeMessage, encodeLockProof, type Block, type Commit, type ConsensusCore, type ConsensusEffect, type ConsensusEvent,
   type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import type { Application, CommittedBlock } from './app.js'
@@ -128,6 +128,10 @@ export class ConsensusDriver {
     switch (e.type) {
       case 'persistSignState':
         await this.d.signState.save(e.state)
+        return
+      case 'persistLock':
+        // The locked block and its +2/3 prevotes, so a restart keeps the lock and can prove it.
+        await this.d.wal.append(e.lock.height, encodeLockProof(e.lock))
         return
       case 'broadcast': {
         const bytes = encodeMessage(e.message)

@@ -3,7 +3,7 @@ import { fromHex, toHex } from '../codec/index.js'
 import { Ed25519Signer, merkleProof, sha256, verify } from '../crypto/index.js'
 import {
   ConsensusCore, blockHash, decodeBlock, decodeCommit, decodeMessage, encodeBlock, encodeCommit, verifyCommit, ZERO_HASH,
-  decodeSignState, encodeSignState, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
+  decodeSignState, encodeSignState, decodeLockProof, type LockProof, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import {
   LedgerState, initGenesis, decodeTx, listConsents, checkAccess, listRecords, pendingRequests, breakGlassEvents, auditTrail,
@@ -115,6 +115,17 @@ export class MedchainNode {
     this.app = new Application(this.chainId, state, this.store, { maxBlockTxs: config.block.maxTxs, maxBlockBytes: config.block.maxBytes, metrics: this.metrics, genesisWrites, mempool })
 
     const signState = await this.loadSignState()
+    // The WAL of the height in progress: messages seen and sent, and the lock proof if we locked.
+    const latest = await this.store.latestCommit()
+    const lastCommit = latest === undefined ? null : decodeCommit(latest.commit)
+    const walMessages: ConsensusMessage[] = []
+    let lockProof: LockProof | null = null
+    const nextHeight = (head?.height ?? 0) + 1
+    for (const bytes of await this.store.wal.records(nextHeight)) {
+      try { walMessages.push(decodeMessage(bytes)); continue } catch {}
+      try { lockProof = decodeLockProof(bytes); continue } catch {}
+      this.log.warn('skipping undecodable WAL record', { height: nextHeight })
+    }
     const core = new ConsensusCore({
       chainId: this.chainId,
       signer: this.myIndex >= 0 ? new Ed25519Signer(this.opts.seed) : null,
@@ -123,7 +134,8 @@ export class MedchainNode {
         return verify(tag, chainId, body, pk, sig)
       },
       timeouts: { proposeMs: config.consensus.proposeMs, prevoteMs: config.consensus.prevoteMs, precommitMs: config.consensus.precommitMs, deltaMs: config.consensus.deltaMs, commitMs: config.consensus.commitMs },
-      signState
+      signState,
+      lockProof
     })
 
     this.p2p = await createP2PHost({
@@ -170,13 +182,6 @@ export class MedchainNode {
       metrics: this.metrics
     })
 
-    const latest = await this.store.latestCommit()
-    const lastCommit = latest === undefined ? null : decodeCommit(latest.commit)
-    const walMessages: ConsensusMessage[] = []
-    const nextHeight = (head?.height ?? 0) + 1
-    for (const bytes of await this.store.wal.records(nextHeight)) {
-      try { walMessages.push(decodeMessage(bytes)) } catch { this.log.warn('skipping undecodable WAL record', { height: nextHeight }) }
-    }
     this.driver.start(lastCommit, walMessages)
     this.metrics.height.set(head?.height ?? 0)
 
