@@ -42,7 +42,8 @@ export interface SimOptions {
   heightsAfterHeal?: number
   livenessBoundMs?: number
   maxEvents?: number
-  stopOnFirstViolation?: boolean
+  /** Stop at the first violation (default), or keep running (false), or stop only on these kinds. */
+  stopOnFirstViolation?: boolean | ViolationKind[]
   faults?: Partial<FaultConfig>
   /** Receives one line per executed effect and fault (for replaying a failing seed). */
   log?: (line: string) => void
@@ -140,7 +141,7 @@ export function randomFaults (rng: Prng, n: number): FaultConfig {
     crashEveryMs: rng.chance(0.5) ? rng.int(500, 3000) : 0,
     downMs: rng.int(100, 2000),
     drift: rng.chance(0.5) ? rng.next() * 0.3 : 0,
-    chaosMs: rng.int(1500, 5000),
+    chaosMs: rng.int(1000, 4000),
     commitMs: rng.int(0, 100)
   }
 }
@@ -179,6 +180,7 @@ class Simulation {
   private restarts = 0
   private signRefusals = 0
   private healed = false
+  private lossP: number
   private livenessTarget = -1
   private livenessDeadline = Infinity
   private done = false
@@ -188,6 +190,7 @@ class Simulation {
     this.rng = new Prng(opts.seed)
     this.n = opts.validators
     this.cfg = { ...randomFaults(this.rng, this.n), ...opts.faults }
+    this.lossP = this.cfg.lossP
     this.maxEvents = opts.maxEvents ?? 400_000
     const signers: TestSigner[] = []
     for (let i = 0; i < this.n; i++) signers.push(new TestSigner(this.rng.bytes(32)))
@@ -222,7 +225,8 @@ class Simulation {
 
   private violate (kind: ViolationKind, detail: string): void {
     if (this.violations.length < MAX_VIOLATIONS) this.violations.push({ kind, atMs: this.now, detail })
-    if (this.opts.stopOnFirstViolation !== false) this.done = true
+    const stop = this.opts.stopOnFirstViolation ?? true
+    if (stop === true || (Array.isArray(stop) && stop.includes(kind))) this.done = true
   }
 
   run (): SimResult {
@@ -355,7 +359,7 @@ class Simulation {
   private heal (): void {
     this.healed = true
     this.blocked = this.noBlocks()
-    this.cfg.lossP = 0
+    this.lossP = 0 // the heal ends message loss; the reported config keeps the chaos-phase value
     for (const r of this.replicas) { r.crashAtEffect = -1; if (!r.up) this.restart(r) }
     let max = 0
     for (const r of this.replicas) if (this.honest(r)) max = Math.max(max, r.chain.length)
@@ -367,7 +371,7 @@ class Simulation {
 
   private send (from: number, to: number, msg: NetMessage): void {
     if (from === to || this.blocked[from][to]) return
-    if (this.rng.chance(this.cfg.lossP)) return
+    if (this.rng.chance(this.lossP)) return
     this.messages++
     this.queue.push(this.now + this.rng.int(this.cfg.minDelayMs, this.cfg.maxDelayMs), { kind: 'deliver', to, from, msg })
     if (this.rng.chance(this.cfg.dupP)) this.queue.push(this.now + this.rng.int(this.cfg.minDelayMs, this.cfg.maxDelayMs * 2), { kind: 'deliver', to, from, msg })
