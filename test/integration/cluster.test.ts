@@ -121,3 +121,28 @@ t.test('a node whose key is not in genesis is refused by every member', async t 
     await outsider.stop()
   }
 })
+
+t.test('a validator started with another genesis refuses to join, with a clear message', async t => {
+  const { cpSync, readFileSync, writeFileSync, mkdtempSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  await cluster.kill(3)
+  // Same key and ports, but a genesis that differs in one field: another chain.
+  const home = join(mkdtempSync(join(tmpdir(), 'medchain-wrong-')), 'node3')
+  cpSync(cluster.nodes[3].home, home, { recursive: true, filter: src => !src.includes('/data') })
+  const g = JSON.parse(readFileSync(join(home, 'genesis.json'), 'utf8'))
+  g.genesisTime += 1
+  writeFileSync(join(home, 'genesis.json'), JSON.stringify(g))
+  const original = cluster.nodes[3].home
+  cluster.nodes[3].home = home
+  try {
+    cluster.start(3)
+    await cluster.waitHealthy(3)
+    await sleep(6000)
+    t.equal(await cluster.height(3), 0, 'it commits nothing')
+    t.equal((await cluster.status(3)).peers.length, 0, 'no member accepts it as a peer')
+    t.match(cluster.logTail(3, 200), /another genesis/, 'its log says why')
+  } finally {
+    await cluster.kill(3)
+    cluster.nodes[3].home = original
+  }
+})
