@@ -17,6 +17,7 @@ export interface CommittedBlock {
   hash: Uint8Array
   execution: BlockExecution
   txIds: string[]
+  kinds: string[]
   bytes: number
 }
 
@@ -32,7 +33,7 @@ export class Application {
   readonly mempool: Mempool<PendingTx>
   private readonly verified = new VerifiedTxCache()
   /** Speculative executions of blocks built or validated at the current height, by block hash. */
-  private readonly executions = new Map<string, { height: number, exec: BlockExecution }>()
+  private readonly executions = new Map<string, { height: number, exec: BlockExecution, kinds: string[] }>()
   /** Genesis writes, persisted with the first block so height 0 needs no batch of its own. */
   private pendingGenesisWrites: Write[] | null
 
@@ -104,10 +105,10 @@ export class Application {
     return exec
   }
 
-  private remember (hash: Uint8Array, height: number, exec: BlockExecution): void {
+  private remember (hash: Uint8Array, height: number, exec: BlockExecution, txs: DecodedTx[]): void {
     // Bounded: a height has few rounds; entries of older heights are dropped on commit.
     if (this.executions.size >= 64) this.executions.delete(this.executions.keys().next().value as string)
-    this.executions.set(toHex(hash), { height, exec })
+    this.executions.set(toHex(hash), { height, exec, kinds: txs.map(t => t.tx.kind) })
   }
 
   /** Proposer: take ready transactions, execute them, and seal the header with the state root. */
@@ -138,7 +139,7 @@ export class Application {
       txs,
       lastCommit: p.lastCommit
     }
-    this.remember(blockHash(block.header), p.height, exec)
+    this.remember(blockHash(block.header), p.height, exec, pending.map(x => x.decoded))
     return block
   }
 
@@ -167,7 +168,7 @@ export class Application {
     const bad = exec.results.findIndex(r => INVALID_IN_BLOCK.has(r.code))
     if (bad >= 0) return `transaction ${bad} ${exec.results[bad].code}`
     if (!bytesEqual(exec.stateRoot, h.stateRoot)) return 'stateRoot mismatch'
-    this.remember(hash, h.height, exec)
+    this.remember(hash, h.height, exec, txs)
     return null
   }
 
@@ -175,13 +176,14 @@ export class Application {
   async commitBlock (block: Block, commit: Commit | null): Promise<CommittedBlock> {
     const hash = blockHash(block.header)
     const key = toHex(hash)
-    let exec = this.executions.get(key)?.exec
-    if (exec === undefined) {
+    let known = this.executions.get(key)
+    if (known === undefined) {
       const reason = this.validateBlockForCommit(block)
       if (reason !== null) throw new NodeError('BLOCK_INVALID', `refusing to commit block ${block.header.height}: ${reason}`, 500, key)
-      exec = this.executions.get(key)?.exec
-      if (exec === undefined) throw new NodeError('INTERNAL', 'execution missing after validation', 500)
+      known = this.executions.get(key)
+      if (known === undefined) throw new NodeError('INTERNAL', 'execution missing after validation', 500)
     }
+    const { exec, kinds } = known
     const blockBytes = encodeBlock(block)
     const txIds = block.txs.map(t => toHex(sha256(t)))
     const writes = this.pendingGenesisWrites === null ? exec.writes : [...this.pendingGenesisWrites, ...exec.writes]
@@ -205,7 +207,7 @@ export class Application {
     this.state.apply(exec)
     for (const [k, v] of this.executions) if (v.height <= block.header.height) this.executions.delete(k)
     this.mempool.update(block.header.height, txIds, this.nextNonce)
-    return { block, hash, execution: exec, txIds, bytes: blockBytes.length }
+    return { block, hash, execution: exec, txIds, kinds, bytes: blockBytes.length }
   }
 
   /** Validation for a block decided by +2/3 (commit or sync): the same checks minus the clock. */

@@ -258,7 +258,7 @@ export class MedchainNode {
     const results = c.execution.results
     for (let i = 0; i < c.txIds.length; i++) {
       const id = c.txIds[i]
-      const kind = this.kindOf(c.block.txs[i])
+      const kind = c.kinds[i]
       m.txsCommitted.inc({ kind, result: results[i].code })
       const t0 = this.submittedAt.get(id)
       if (t0 !== undefined) { m.submitToCommit.observe((now - t0) / 1000); this.submittedAt.delete(id) }
@@ -282,10 +282,6 @@ export class MedchainNode {
       const label = { validator: this.opts.genesis.validators[i].name }
       if (signed.has(i)) { this.validatorLastSeen[i] = commit.height; this.metrics.validatorLastHeight.set(label, commit.height) } else this.metrics.validatorMissed.inc(label)
     }
-  }
-
-  private kindOf (bytes: Uint8Array): string {
-    try { return decodeTx(bytes, this.chainId, { skipSignature: true }).tx.kind } catch { return 'unknown' }
   }
 
   // ---------------------------------------------------------------- block sync
