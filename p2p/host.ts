@@ -429,7 +429,7 @@ class Host implements P2PHost {
     const state = this.peers.get(member.peerId)
     if (state != null) { for (const w of state.waiters.splice(0)) w(false) }
     // Hang up a moment later, so the peer can read our status and log the reason itself.
-    setTimeout(() => { void this.libp2p.hangUp(member.id).catch(() => {}) }, 250).unref()
+    setTimeout(() => { void this.libp2p.hangUp(member.id).catch(() => {}) }, 1_000).unref()
   }
 
   private emit (event: PeerStatusEvent): void {

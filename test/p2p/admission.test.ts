@@ -5,7 +5,7 @@ import { toHex, utf8 } from '../../codec/index.js'
 import { startCluster, startNode, stopAll, waitFor, sleep, addressOf, GENESIS, type Node } from './cluster.js'
 
 t.test('a non-member key is refused by every member (seen from the members\' side)', async t => {
-  const nodes = await startCluster(4)
+  const nodes = await startCluster(3)
   const live: Node[] = [...nodes]
   t.teardown(async () => { await stopAll(live) })
   const connects: string[] = []
@@ -21,13 +21,13 @@ t.test('a non-member key is refused by every member (seen from the members\' sid
     try { await outsider.host.libp2p.dial(multiaddr(`${addressOf(n)}/p2p/${n.host.peerId}`)) } catch {}
     try { await outsider.host.libp2p.dialProtocol(multiaddr(`${addressOf(n)}/p2p/${n.host.peerId}`), '/medchain/medchain-test/sync/1') } catch {}
   }
-  await sleep(1_500)
+  await sleep(500)
   for (const [i, n] of nodes.entries()) {
     t.notOk(connects.includes(outsider.host.peerId), `member ${i}: no peer:connect from the outsider`)
     t.equal(n.host.libp2p.getConnections().filter(c => c.remotePeer.toString() === outsider.host.peerId).length, 0, `member ${i}: no connection`)
     t.notOk(n.host.connectedMembers().some(p => p.peerId === outsider.host.peerId), `member ${i}: not a connected member`)
     t.ok((n.host.counters().dropped.not_member ?? 0) >= 1, `member ${i}: refusal counted`)
-    t.equal(n.host.connectedMembers().length, 3, `member ${i}: still connected to the other members`)
+    t.equal(n.host.connectedMembers().length, 2, `member ${i}: still connected to the other members`)
   }
   t.equal(outsider.host.connectedMembers().length, 0, 'the outsider has no verified member')
   t.equal(outsider.rec.consensus.length + outsider.rec.txBatches.length, 0, 'the outsider received nothing')
@@ -61,10 +61,10 @@ t.test('a member started with a wrong genesis is disconnected with a clear messa
     t.notOk(n.host.connectedMembers().some(p => p.peerId === bad.host.peerId), `member ${i} did not admit it`)
     t.ok((n.host.counters().dropped.genesis_mismatch ?? 0) >= 1, 'counted')
   }
-  await waitFor(() => bad.rec.logs.some(l => l.includes('genesis mismatch') && l.includes(toHex(wrongGenesis)) && l.includes(ours)), 3_000, 'bad node log')
+  await waitFor(() => bad.rec.logs.some(l => l.includes('genesis mismatch') && l.includes(toHex(wrongGenesis)) && l.includes(ours)), 8_000, 'bad node log')
   t.pass('the bad node says why it cannot join')
-  await waitFor(() => nodes.every(n => n.host.libp2p.getConnections().every(c => c.remotePeer.toString() !== bad.host.peerId)), 3_000, 'connections closed')
-  await sleep(1_500) // past the test's 1 s max redial backoff: the refusal backoff holds
+  await waitFor(() => nodes.every(n => n.host.libp2p.getConnections().every(c => c.remotePeer.toString() !== bad.host.peerId)), 8_000, 'connections closed')
+  await sleep(1_500) // past the test's 1 s max redial backoff: the 60 s refusal backoff holds
   for (const n of nodes) {
     t.equal(n.host.libp2p.getConnections().filter(c => c.remotePeer.toString() === bad.host.peerId).length, 0, 'no connection to the wrong-genesis node')
   }
