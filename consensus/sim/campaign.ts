@@ -21,7 +21,7 @@ export function runCampaign (args: {
   const sum: CampaignSummary = { runs: 0, heightsCommitted: 0, violations: 0, failures: [], evidence: 0, restarts: 0, messages: 0, wallMs: 0 }
   for (let i = 0; i < args.count; i++) {
     const seed = args.startSeed + i
-    const n = args.validators[i % args.validators.length]
+    const n = args.validators[seed % args.validators.length]
     const r = runSimulation({ ...args.options, seed, validators: n, unsafeMutation: args.unsafeMutation })
     sum.runs++
     sum.heightsCommitted += r.minHonestHeight

@@ -33,14 +33,16 @@ if (o.seed !== undefined) {
 const total = Number(o.seeds)
 const start = Number(o.start)
 let last = 0
+const t0 = performance.now()
 const summary = runCampaign({
   startSeed: start, count: total, validators: counts, unsafeMutation: mutation, options: { heightsAfterHeal },
   onRun: (r, i) => {
     if (r.violations.length > 0) console.log(`\n${describeFailure(r)}`)
     const now = performance.now()
-    if (now - last > 500 || i === total - 1) {
-      last = now
-      process.stdout.write(`\r${i + 1}/${total} runs, seed ${r.seed}`)
+    if (process.stdout.isTTY === true) {
+      if (now - last > 500 || i === total - 1) { last = now; process.stdout.write(`\r${i + 1}/${total} runs, seed ${r.seed}`) }
+    } else if ((i + 1) % Math.max(1, Math.floor(total / 10)) === 0) {
+      console.log(`${i + 1}/${total} runs, seed ${r.seed}, ${((now - t0) / 1000).toFixed(1)} s`)
     }
   }
 })
