@@ -1,6 +1,8 @@
 /**
  * The operator's page served at `/`: plain HTML and a little script, no build step.
- * It reads the same JSON API as everyone else and follows /v1/events for live updates.
+ * It reads the same JSON API as everyone else and follows /v1/events for live updates:
+ * block events move the height at once; a shown patient gets their own filtered stream.
+ * Deep links: `#tx=<id>` and `#patient=<id>`. Element ids are stable (test/ops/explorer.test.ts).
  */
 export function explorerHtml (chainId: string): string {
   return `<!doctype html>
@@ -8,49 +10,106 @@ export function explorerHtml (chainId: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
-header{background:#17324d;color:#fff;padding:10px 20px;display:flex;gap:24px;align-items:baseline}
+header{background:#17324d;color:#fff;padding:10px 20px;display:flex;gap:24px;align-items:baseline;flex-wrap:wrap}
 header h1{font-size:18px;margin:0}main{padding:16px 20px;display:grid;grid-template-columns:1fr 1fr;gap:16px}
-section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px}h2{font-size:15px;margin:0 0 8px}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;font-variant-numeric:tabular-nums}
-code{font-size:12px;word-break:break-all}.ok{color:#1a7f37}.bad{color:#c62828}input{width:70%;padding:4px;font-family:monospace}
-pre{white-space:pre-wrap;word-break:break-all;font-size:12px;max-height:320px;overflow:auto;background:#f6f7f9;padding:6px}
-.wide{grid-column:1 / span 2}
+section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px;min-width:0}h2{font-size:15px;margin:0 0 8px}h3{font-size:13px;margin:10px 0 4px}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;font-variant-numeric:tabular-nums;vertical-align:top}
+code{font-size:12px;word-break:break-all}.ok{color:#1a7f37}.bad{color:#c62828}.warn{color:#b26a00}
+input{width:70%;padding:4px;font-family:monospace}a{color:#17508a;cursor:pointer}
+pre{white-space:pre-wrap;word-break:break-all;font-size:12px;max-height:240px;overflow:auto;background:#f6f7f9;padding:6px}
+.wide{grid-column:1 / span 2}.muted{color:#6b7380}.flag{background:#fde7e7;color:#a01515;border-radius:3px;padding:0 4px;font-size:12px}
+#live.ok::before{content:"● "}#live.bad::before{content:"○ "}
+@media (max-width:900px){main{grid-template-columns:1fr}.wide{grid-column:1}}
 </style></head><body>
 <header><h1>medchain</h1><span id="chain">${escapeHtml(chainId)}</span><span>height <b id="height">–</b></span><span id="node"></span><span id="live" class="bad">offline</span></header>
 <main>
 <section><h2>Status</h2><table id="status"></table></section>
-<section><h2>Validators</h2><table id="validators"><thead><tr><th>#</th><th>name</th><th>last commit</th><th>live</th></tr></thead><tbody></tbody></table></section>
-<section class="wide"><h2>Latest blocks</h2><table id="blocks"><thead><tr><th>height</th><th>txs</th><th>time</th><th>hash</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Transaction</h2><form id="txform"><input id="txid" placeholder="tx id (64 hex)"> <button>look up</button></form><pre id="txout"></pre></section>
-<section><h2>Patient</h2><form id="pform"><input id="pid" placeholder="patient id (64 hex)"> <button>show</button></form><pre id="pout"></pre></section>
+<section><h2>Validators</h2><table id="validators"><thead><tr><th>#</th><th>name</th><th>last commit</th><th>reported</th><th>peer</th><th>liveness</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Latest blocks</h2><table id="blocks"><thead><tr><th>height</th><th>txs</th><th>time</th><th>hash</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Live transactions</h2><table id="feed"><thead><tr><th>height</th><th>kind</th><th>result</th><th>id</th></tr></thead><tbody></tbody></table><p class="muted" id="feedhint">committed transactions appear here as they happen</p></section>
+<section class="wide"><h2>Transaction</h2><form id="txform"><input id="txid" placeholder="tx id (64 hex)" autocomplete="off"> <button>look up</button></form>
+<table id="txsummary"></table><pre id="txout"></pre></section>
+<section class="wide"><h2>Patient</h2><form id="pform"><input id="pid" placeholder="patient id (64 hex)" autocomplete="off"> <button>show</button></form>
+<p id="pstatus" class="muted"></p>
+<h3>Consents</h3><table id="consents"><thead><tr><th>grant</th><th>grantee</th><th>categories</th><th>actions</th><th>purposes</th><th>valid until</th><th>status</th></tr></thead><tbody></tbody></table>
+<h3>Audit trail</h3><table id="audit"><thead><tr><th>height</th><th>time</th><th>event</th><th>actor</th><th>what</th><th>decision</th><th>tx</th></tr></thead><tbody></tbody></table>
+</section>
 </main>
 <script>
 const $ = id => document.getElementById(id)
-const esc = s => String(s).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]))
-async function get (path) { const r = await fetch(path); return r.json() }
+const esc = s => String(s ?? '').replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))
+const short = h => h ? String(h).slice(0, 12) + '…' : ''
+const when = ms => ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : ''
+const txLink = id => '<a data-tx="' + esc(id) + '"><code>' + esc(short(id)) + '</code></a>'
+const HEX64 = /^[0-9a-f]{64}$/
+async function get (path) { const r = await fetch(path); return { ok: r.ok, status: r.status, body: await r.json() } }
+let height = 0
+function setHeight (h) { if (h >= height) { height = h; $('height').textContent = h } }
 async function refresh () {
-  const s = await get('/v1/status')
-  $('height').textContent = s.height
+  const s = (await get('/v1/status')).body
+  setHeight(s.height)
   $('node').textContent = s.moniker
-  $('status').innerHTML = ['height','latestBlockHash','stateRoot','syncing','halted'].map(k => '<tr><th>'+k+'</th><td><code>'+esc(s[k])+'</code></td></tr>').join('') +
-    '<tr><th>mempool</th><td>'+s.mempool.txs+' txs</td></tr><tr><th>peers</th><td>'+s.peers.length+'</td></tr>'
-  const vs = await get('/v1/validators')
-  $('validators').tBodies[0].innerHTML = vs.map(v => '<tr><td>'+v.index+'</td><td>'+esc(v.name)+(v.self?' (this node)':'')+'</td><td>'+v.lastCommitHeight+'</td><td class="'+(s.height - v.lastCommitHeight <= 3 ? 'ok">live' : 'bad">missing')+'</td></tr>').join('')
-  const bs = await get('/v1/blocks?limit=15')
-  $('blocks').tBodies[0].innerHTML = bs.map(b => '<tr><td>'+b.height+'</td><td>'+b.txCount+'</td><td>'+new Date(b.time).toISOString()+'</td><td><code>'+b.hash.slice(0,16)+'…</code></td></tr>').join('')
+  $('status').innerHTML = [['chain', s.chainId], ['height', s.height], ['latest block', s.latestBlockHash], ['block time', when(s.latestBlockTime)], ['state root', s.stateRoot], ['syncing', s.syncing], ['halted', s.halted ?? 'no'], ['mempool', s.mempool.txs + ' txs, ' + s.mempool.bytes + ' bytes'], ['peers', s.peers.length]]
+    .map(([k, v]) => '<tr><th>' + k + '</th><td><code>' + esc(v) + '</code></td></tr>').join('')
+  const vs = (await get('/v1/validators')).body
+  $('validators').tBodies[0].innerHTML = vs.map(v => {
+    const live = v.lastCommitHeight > 0 && s.height - v.lastCommitHeight <= 3
+    return '<tr data-validator="' + esc(v.name) + '"><td>' + v.index + '</td><td>' + esc(v.name) + (v.self ? ' <span class="muted">(this node)</span>' : '') + '</td><td>' + v.lastCommitHeight + '</td><td>' + (v.self ? s.height : esc(v.reportedHeight ?? '–')) + '</td><td>' + (v.connected ? 'connected' : '<span class="bad">down</span>') + '</td><td class="' + (live ? 'ok">live' : 'bad">missing') + '</td></tr>'
+  }).join('')
+  const bs = (await get('/v1/blocks?limit=15')).body
+  $('blocks').tBodies[0].innerHTML = bs.map(b => '<tr data-height="' + b.height + '"><td>' + b.height + '</td><td>' + b.txCount + '</td><td>' + when(b.time) + '</td><td><code>' + esc(short(b.hash)) + '</code></td></tr>').join('')
 }
-$('txform').onsubmit = async e => { e.preventDefault(); $('txout').textContent = JSON.stringify(await get('/v1/txs/' + $('txid').value.trim()), null, 2) }
-$('pform').onsubmit = async e => {
-  e.preventDefault(); const id = $('pid').value.trim()
-  const [c, a] = await Promise.all([get('/v1/patients/'+id+'/consents'), get('/v1/patients/'+id+'/audit?limit=200')])
-  $('pout').textContent = 'Consents\\n' + JSON.stringify(c, null, 2) + '\\n\\nAudit trail\\n' + JSON.stringify(a, null, 2)
+function addFeed (d) {
+  const body = $('feed').tBodies[0]
+  body.insertAdjacentHTML('afterbegin', '<tr><td>' + d.height + '</td><td>' + esc(d.kind) + '</td><td class="' + (d.code === 'OK' ? 'ok' : 'warn') + '">' + esc(d.code) + '</td><td>' + txLink(d.id) + '</td></tr>')
+  while (body.rows.length > 20) body.deleteRow(body.rows.length - 1)
+  $('feedhint').textContent = ''
 }
+async function showTx (id) {
+  $('txid').value = id
+  if (!HEX64.test(id)) { $('txsummary').innerHTML = '<tr><td class="bad">not a 64-hex tx id</td></tr>'; $('txout').textContent = ''; return }
+  const r = await get('/v1/txs/' + id)
+  if (!r.ok) { $('txsummary').innerHTML = '<tr><td class="bad">' + esc(r.body.error?.code) + ': ' + esc(r.body.error?.message) + '</td></tr>'; $('txout').textContent = ''; return }
+  const x = r.body
+  $('txsummary').innerHTML = [['id', x.id], ['status', x.status], ['kind', x.tx?.kind], ['height', x.height ?? 'pending'], ['result', x.code ?? ''], ['sender', x.tx?.sender], ['nonce', x.tx?.nonce]]
+    .map(([k, v]) => '<tr><th>' + k + '</th><td id="tx-' + k + '"><code>' + esc(v) + '</code></td></tr>').join('')
+  $('txout').textContent = JSON.stringify(x.tx?.body ?? x, null, 2)
+}
+function grantee (g) { return g.type === 'provider' ? 'provider ' + short(g.key) : g.type === 'org' ? 'org ' + g.member : 'role ' + g.role }
+let patientStream = null
+async function showPatient (id) {
+  $('pid').value = id
+  if (patientStream) { patientStream.close(); patientStream = null }
+  if (!HEX64.test(id)) { $('pstatus').textContent = 'not a 64-hex patient id'; return }
+  const [c, a, rec] = await Promise.all([get('/v1/patients/' + id + '/consents'), get('/v1/patients/' + id + '/audit?limit=200'), get('/v1/patients/' + id + '/records')])
+  if (!c.ok || !a.ok) { $('pstatus').textContent = (c.body.error || a.body.error).code; return }
+  const consents = c.body.consents, audit = a.body
+  const bg = audit.filter(e => e.breakGlass).length
+  $('pstatus').textContent = (rec.body.registered ? 'registered patient' : 'unknown patient') + ': ' + consents.length + ' consents, ' + audit.length + ' audit entries' + (bg ? ', ' + bg + ' break-glass' : '') + ' — following live'
+  $('consents').tBodies[0].innerHTML = consents.map(v => { const g = v.grant; return '<tr data-grant="' + esc(g.id) + '"><td>' + txLink(g.id) + '</td><td>' + esc(grantee(g.grantee)) + '</td><td>' + esc(g.categories.join(' ')) + (g.exclude ? ' <span class="muted">except ' + esc(g.exclude.join(' ')) + '</span>' : '') + '</td><td>' + esc(g.actions.join(' ')) + '</td><td>' + esc(g.purposes.join(' ')) + '</td><td>' + when(g.validUntil) + '</td><td class="' + (v.status === 'active' ? 'ok' : 'muted') + '">' + esc(v.status) + '</td></tr>' }).join('')
+  $('audit').tBodies[0].innerHTML = audit.slice().reverse().map(e => '<tr data-tx="' + esc(e.txId) + '"><td>' + e.at.height + '</td><td>' + when(e.at.time) + '</td><td>' + esc(e.type) + (e.breakGlass ? ' <span class="flag">break-glass</span>' : '') + '</td><td><code>' + esc(short(e.actor)) + '</code></td><td>' + esc([e.action, e.category, e.purpose].filter(Boolean).join(' ')) + '</td><td class="' + (e.permit === false ? 'bad' : 'ok') + '">' + (e.permit === undefined ? '' : e.permit ? 'permit' : 'deny') + (e.reason ? ' <span class="muted">' + esc(e.reason) + '</span>' : '') + '</td><td>' + txLink(e.txId) + '</td></tr>').join('')
+  patientStream = new EventSource('/v1/events?patient=' + id)
+  patientStream.addEventListener('tx', () => showPatient(id))
+}
+$('txform').onsubmit = e => { e.preventDefault(); location.hash = 'tx=' + $('txid').value.trim() }
+$('pform').onsubmit = e => { e.preventDefault(); location.hash = 'patient=' + $('pid').value.trim() }
+document.addEventListener('click', e => { const a = e.target.closest('a[data-tx]'); if (a) location.hash = 'tx=' + a.dataset.tx })
+function route () {
+  const m = /^#(tx|patient)=([0-9a-fA-F]*)$/.exec(location.hash)
+  if (m && m[1] === 'tx') showTx(m[2].toLowerCase())
+  if (m && m[1] === 'patient') showPatient(m[2].toLowerCase())
+}
+window.addEventListener('hashchange', route)
 let pending = false
 const es = new EventSource('/v1/events')
 es.onopen = () => { $('live').textContent = 'live'; $('live').className = 'ok' }
 es.onerror = () => { $('live').textContent = 'reconnecting'; $('live').className = 'bad' }
-es.addEventListener('block', () => { if (!pending) { pending = true; setTimeout(() => { pending = false; refresh() }, 300) } })
-refresh(); setInterval(refresh, 5000)
+es.addEventListener('block', ev => {
+  setHeight(JSON.parse(ev.data).height)
+  if (!pending) { pending = true; setTimeout(() => { pending = false; refresh() }, 300) }
+})
+es.addEventListener('tx', ev => addFeed(JSON.parse(ev.data)))
+refresh(); route(); setInterval(refresh, 5000)
 </script></body></html>`
 }
 

@@ -66,8 +66,8 @@ export async function startDevnet (validators: number, name: string): Promise<Ru
   const infoPath = join(dir, 'devnet.json')
   const deadline = Date.now() + 60_000
   while (!existsSync(join(dir, 'prometheus.yml'))) {
-    if (child.exitCode !== null) { killGroup('SIGKILL'); throw new Error(`medchain devnet exited with ${child.exitCode}: ${output}`) }
-    if (Date.now() > deadline) { killGroup('SIGKILL'); throw new Error(`devnet did not start within 60 s: ${output}`) }
+    if (child.exitCode !== null) { killGroup('SIGKILL'); rmSync(dir, { recursive: true, force: true }); throw new Error(`medchain devnet exited with ${child.exitCode}: ${output}`) }
+    if (Date.now() > deadline) { killGroup('SIGKILL'); rmSync(dir, { recursive: true, force: true }); throw new Error(`devnet did not start within 60 s: ${output}`) }
     await sleep(100)
   }
   const info = JSON.parse(readFileSync(infoPath, 'utf8')) as DevnetJson
