@@ -6,6 +6,7 @@ import { devnetCommand } from './commands/devnet.js'
 import { startCommand } from './commands/start.js'
 import { txCommand } from './commands/tx.js'
 import { queryCommand } from './commands/query.js'
+import { benchCommand } from './commands/bench.js'
 
 /** The `medchain` command tree; the binary and the tests both build it here. */
 export function buildProgram (): Command {
@@ -20,5 +21,6 @@ export function buildProgram (): Command {
   program.addCommand(startCommand())
   program.addCommand(txCommand())
   program.addCommand(queryCommand())
+  program.addCommand(benchCommand())
   return program
 }

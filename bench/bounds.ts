@@ -1,0 +1,101 @@
+import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { generateSeed, publicKeyFromSeed, signWithNoble, verifyWithNoble } from '../crypto/index.js'
+
+/** The raw limits of this machine, measured in the same run as the cluster. */
+export interface Bounds {
+  /** node:crypto ed25519 crypto.verify per second on one core (the chain's verifier's engine). */
+  verifyPerSec: number
+  verifyUs: number
+  /** @noble/ed25519 (pure JS) verifications per second, for reference. */
+  nobleVerifyPerSec: number
+  leveldb: {
+    /** Entries written per second in sync (durable) batches. */
+    entriesPerSec: number
+    batchesPerSec: number
+    batchEntries: number
+    entryBytes: number
+  }
+  cores: number
+}
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6
+
+/** Runs fn in a loop for about ms milliseconds; returns operations per second. */
+function rate (ms: number, fn: () => void, chunk = 100): number {
+  let ops = 0
+  const t0 = now()
+  let t = t0
+  while (t - t0 < ms) {
+    for (let i = 0; i < chunk; i++) fn()
+    ops += chunk
+    t = now()
+  }
+  return ops / ((t - t0) / 1000)
+}
+
+/** node:crypto ed25519 verify of ~250-byte messages on this (single-threaded) core. */
+export function measureVerify (ms = 1000): { perSec: number, us: number } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const msgs = Array.from({ length: 64 }, (_, i) => Buffer.alloc(250, i))
+  const sigs = msgs.map(m => nodeSign(null, m, privateKey))
+  // A KeyObject rebuilt from its raw SPKI form, as the node's verifier caches them.
+  const key = createPublicKey({ key: publicKey.export({ format: 'der', type: 'spki' }), format: 'der', type: 'spki' })
+  let i = 0
+  const perSec = rate(ms, () => {
+    const k = i++ & 63
+    if (!nodeVerify(null, msgs[k], key, sigs[k])) throw new Error('verify bound: signature did not verify')
+  })
+  return { perSec, us: 1e6 / perSec }
+}
+
+export function measureNobleVerify (ms = 500): number {
+  const seed = generateSeed()
+  const pk = publicKeyFromSeed(seed)
+  const body = new Uint8Array(200).fill(3)
+  const sig = signWithNoble('tx', 'bench', body, seed)
+  return rate(ms, () => { if (!verifyWithNoble('tx', 'bench', body, pk, sig)) throw new Error('noble verify failed') }, 5)
+}
+
+/** Durable LevelDB write rate: sync batches of block-sized groups of tx-sized values. */
+export async function measureLevelDb (ms = 1500, batchEntries = 1000, entryBytes = 250): Promise<Bounds['leveldb']> {
+  const dir = mkdtempSync(join(tmpdir(), 'medchain-bench-level-'))
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  try {
+    const value = new Uint8Array(entryBytes).fill(7)
+    let batches = 0
+    let key = 0
+    const t0 = now()
+    while (now() - t0 < ms) {
+      const ops = []
+      for (let i = 0; i < batchEntries; i++) {
+        const k = new Uint8Array(8)
+        new DataView(k.buffer).setBigUint64(0, BigInt(key++))
+        ops.push({ type: 'put' as const, key: k, value })
+      }
+      await db.batch(ops, { sync: true })
+      batches++
+    }
+    const s = (now() - t0) / 1000
+    return { entriesPerSec: (batches * batchEntries) / s, batchesPerSec: batches / s, batchEntries, entryBytes }
+  } finally {
+    await db.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export async function measureBounds (opts: { quick: boolean, cores: number }): Promise<Bounds> {
+  const v = measureVerify(opts.quick ? 700 : 1500)
+  const nobleVerifyPerSec = measureNobleVerify(opts.quick ? 300 : 700)
+  const leveldb = await measureLevelDb(opts.quick ? 800 : 2000)
+  return { verifyPerSec: v.perSec, verifyUs: v.us, nobleVerifyPerSec, leveldb, cores: opts.cores }
+}
+
+/** Verify ceiling of committed tx/s: every validator verifies every signature once. */
+export function verifyCeiling (b: Bounds, validators: number): number {
+  return b.verifyPerSec * b.cores / validators
+}
