@@ -160,6 +160,8 @@ class Host implements P2PHost {
   private readonly log: P2PLog
   private readonly peers = new Map<string, PeerState>()
   private readonly dials = new Map<string, DialState>()
+  /** Members refused for another genesis/chain: not redialled before this time (ms). */
+  private readonly refusedUntil = new Map<string, number>()
   private readonly ourGenesisHex: string
   private localHeight = 0
   private stopped = false
@@ -424,8 +426,7 @@ class Host implements P2PHost {
   private refuse (member: Member, reason: 'genesis_mismatch' | 'chain_mismatch', message: string): void {
     this.stats.drop(reason)
     this.log('error', message, { peerId: member.peerId })
-    const dial = this.dials.get(member.peerId)
-    if (dial != null) { dial.backoffMs = this.timing.redialMaxBackoffMs; dial.nextAt = Date.now() + this.timing.mismatchRetryMs }
+    this.refusedUntil.set(member.peerId, Date.now() + this.timing.mismatchRetryMs)
     const state = this.peers.get(member.peerId)
     if (state != null) { for (const w of state.waiters.splice(0)) w(false) }
     // Hang up a moment later, so the peer can read our status and log the reason itself.
@@ -475,6 +476,7 @@ class Host implements P2PHost {
     const member = this.members.setAddress(publicKey, address)
     if (member.id.equals(this.selfId)) return
     void this.rememberMember(member).catch(() => {})
+    this.refusedUntil.delete(member.peerId)
     const dial = this.dials.get(member.peerId)
     if (dial != null) { dial.backoffMs = this.timing.redialMinBackoffMs; dial.nextAt = 0 }
   }
@@ -491,7 +493,7 @@ class Host implements P2PHost {
         dial = { backoffMs: this.timing.redialMinBackoffMs, nextAt: 0, dialing: false }
         this.dials.set(m.peerId, dial)
       }
-      if (dial.dialing || now < dial.nextAt) continue
+      if (dial.dialing || now < dial.nextAt || now < (this.refusedUntil.get(m.peerId) ?? 0)) continue
       if (this.libp2p.getConnections(m.id).length > 0) continue
       const address = m.address
       const state = dial
