@@ -95,9 +95,9 @@ $('txform').onsubmit = e => { e.preventDefault(); location.hash = 'tx=' + $('txi
 $('pform').onsubmit = e => { e.preventDefault(); location.hash = 'patient=' + $('pid').value.trim() }
 document.addEventListener('click', e => { const a = e.target.closest('a[data-tx]'); if (a) location.hash = 'tx=' + a.dataset.tx })
 function route () {
-  const m = /^#(tx|patient)=([0-9a-fA-F]*)$/.exec(location.hash)
-  if (m && m[1] === 'tx') showTx(m[2].toLowerCase())
-  if (m && m[1] === 'patient') showPatient(m[2].toLowerCase())
+  const m = /^#(tx|patient)=(.*)$/.exec(location.hash)
+  if (m && m[1] === 'tx') showTx(decodeURIComponent(m[2]).trim().toLowerCase())
+  if (m && m[1] === 'patient') showPatient(decodeURIComponent(m[2]).trim().toLowerCase())
 }
 window.addEventListener('hashchange', route)
 let pending = false

@@ -149,7 +149,7 @@ export class MedchainNode {
         onConsensusMessage: bytes => this.onConsensusBytes(bytes),
         onSyncRequest: async req => await this.serveSync(req.from, req.to),
         onPeerStatus: ev => {
-          if (ev.kind === 'status' && this.driver !== undefined) this.driver.rebroadcast()
+          if (ev.kind === 'connected' && this.driver !== undefined) this.driver.rebroadcast()
           if (ev.kind === 'genesis-mismatch') this.log.error('peer runs another genesis: refusing it', { peer: ev.peer.peerId, theirs: ev.theirGenesisHash, ours: ev.ourGenesisHash })
           if (ev.kind === 'chain-mismatch') this.log.error('peer runs another chain: refusing it', { peer: ev.peer.peerId, theirs: ev.theirChainId, ours: ev.ourChainId })
         }
@@ -173,7 +173,7 @@ export class MedchainNode {
       broadcast: bytes => { this.metrics.gossipOut.inc({ topic: 'consensus' }); this.p2p.broadcastConsensus(bytes) },
       onCommitted: (c, commit, source) => this.onCommitted(c, commit, source),
       clock: this.clock,
-      timing: { commitMs: config.consensus.commitMs, createEmptyBlocksMs: config.consensus.createEmptyBlocksMs, maxFutureBlockMs: 10_000, rebroadcastMs: 1000, proposeMs: config.consensus.proposeMs },
+      timing: { commitMs: config.consensus.commitMs, createEmptyBlocksMs: config.consensus.createEmptyBlocksMs, maxFutureBlockMs: 10_000, rebroadcastMs: 2000, proposeMs: config.consensus.proposeMs },
       head: () => {
         const h = this.store.head()
         return h === null ? { height: 0, hash: ZERO_HASH, time: genesis.genesisTime } : { height: h.height, hash: h.hash, time: this.headTime }
@@ -345,7 +345,6 @@ export class MedchainNode {
     return {
       status: () => {
         const head = this.store.head()
-        const core = this.driver === undefined ? null : (this as unknown as { driver: ConsensusDriver }).driver
         return {
           chainId: this.chainId,
           moniker: this.opts.config.moniker,
@@ -356,7 +355,7 @@ export class MedchainNode {
           stateRoot: toHex(head?.stateRoot ?? this.app.state.stateRoot),
           latestBlockTime: this.headTime,
           syncing: this.syncing,
-          halted: core?.failure?.message ?? null,
+          halted: this.driver.failure?.message ?? null,
           mempool: { txs: this.app.mempool.size, bytes: this.app.mempool.bytes },
           peers: this.p2p.connectedMembers().map(p => p.peerId),
           p2p: this.p2p.multiaddrs()
