@@ -1,0 +1,68 @@
+import t from 'tap'
+import { Mempool, VerifiedTxCache, type MempoolTx } from '../../node/mempool.js'
+
+const tx = (sender: string, nonce: number, size = 100): MempoolTx => ({ id: `${sender}-${nonce}-${size}`, bytes: new Uint8Array(size), sender, nonce })
+const limits = { maxTxs: 10, maxBytes: 2000, maxPerSender: 5, maxNonceGap: 8, ttlBlocks: 2 }
+
+function code (fn: () => void): string {
+  try { fn(); return 'OK' } catch (err) { return (err as { code: string }).code }
+}
+
+t.test('admission: duplicates, stale and far nonces, taken nonce, per-sender and global limits', async t => {
+  const m = new Mempool(limits)
+  t.equal(code(() => m.add(tx('a', 0), 0)), 'OK')
+  t.equal(code(() => m.add(tx('a', 0), 0)), 'MEMPOOL_DUPLICATE')
+  t.equal(code(() => m.add({ ...tx('a', 0), id: 'other' }, 0)), 'TX_NONCE_TAKEN')
+  t.equal(code(() => m.add(tx('b', 1), 2)), 'TX_STALE_NONCE')
+  t.equal(code(() => m.add(tx('b', 11), 2)), 'TX_NONCE_TOO_FAR')
+  for (let n = 1; n < 5; n++) m.add(tx('a', n), 0)
+  t.equal(code(() => m.add(tx('a', 5), 0)), 'MEMPOOL_SENDER_FULL')
+  t.equal(code(() => m.add(tx('c', 0, 1500), 0)), 'MEMPOOL_FULL', 'byte limit')
+  for (let i = 0; i < 5; i++) m.add(tx(`s${i}`, 0, 10), 0)
+  t.equal(m.size, 10)
+  t.equal(code(() => m.add(tx('z', 0, 10), 0)), 'MEMPOOL_FULL', 'count limit')
+  t.equal(m.bytes, 5 * 100 + 5 * 10)
+})
+
+t.test('reap follows nonces per sender, arrival across senders, and the block limits', async t => {
+  const m = new Mempool({ ...limits, maxPerSender: 10, maxNonceGap: 10 })
+  m.add(tx('a', 1), 0) // gap: a's nonce 0 has not arrived
+  m.add(tx('b', 0), 0)
+  m.add(tx('a', 0), 0)
+  m.add(tx('b', 1), 0)
+  t.same(m.reap(10, 10_000, () => 0).map(x => x.id), ['b-0-100', 'b-1-100', 'a-0-100', 'a-1-100'], 'a-1 follows a-0 once it is there')
+  t.same(m.reap(3, 10_000, () => 0).map(x => x.id), ['b-0-100', 'b-1-100', 'a-0-100'], 'maxTxs')
+  t.same(m.reap(10, 250, () => 0).map(x => x.id), ['b-0-100', 'b-1-100'], 'maxBytes')
+  t.same(m.reap(10, 10_000, s => (s === 'a' ? 1 : 0)).map(x => x.id), ['a-1-100', 'b-0-100', 'b-1-100'], 'committed nonce of a is 1')
+})
+
+t.test('update drops committed and stale transactions and evicts after the TTL', async t => {
+  const m = new Mempool({ ...limits, maxPerSender: 10, maxNonceGap: 10 })
+  m.add(tx('a', 0), 0)
+  m.add(tx('a', 1), 0)
+  m.add(tx('b', 0), 0)
+  m.update(1, ['a-0-100'], s => (s === 'a' ? 1 : 0))
+  t.same([m.has('a-0-100'), m.has('a-1-100'), m.has('b-0-100')], [false, true, true])
+  m.update(2, [], s => (s === 'a' ? 2 : 0)) // a-1 committed elsewhere (e.g. via another node's block)
+  t.notOk(m.has('a-1-100'), 'stale nonce re-checked after a block')
+  m.update(5, [], () => 0)
+  t.notOk(m.has('b-0-100'), 'evicted after ttlBlocks')
+  t.equal(m.size, 0)
+  t.equal(m.bytes, 0)
+  t.equal(m.nextPendingNonce('a', 2), 2)
+})
+
+t.test('nextPendingNonce counts contiguous pending transactions', async t => {
+  const m = new Mempool({ ...limits, maxPerSender: 10, maxNonceGap: 10 })
+  m.add(tx('a', 0), 0)
+  m.add(tx('a', 1), 0)
+  m.add(tx('a', 3), 0)
+  t.equal(m.nextPendingNonce('a', 0), 2)
+})
+
+t.test('verified-signature cache is bounded', async t => {
+  const c = new VerifiedTxCache(16)
+  for (let i = 0; i < 100; i++) c.add(String(i))
+  t.ok(c.has('99'))
+  t.notOk(c.has('0'))
+})
