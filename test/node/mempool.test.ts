@@ -17,7 +17,7 @@ t.test('admission: duplicates, stale and far nonces, taken nonce, per-sender and
   t.equal(code(() => m.add(tx('b', 11), 2)), 'TX_NONCE_TOO_FAR')
   for (let n = 1; n < 5; n++) m.add(tx('a', n), 0)
   t.equal(code(() => m.add(tx('a', 5), 0)), 'MEMPOOL_SENDER_FULL')
-  t.equal(code(() => m.add(tx('c', 0, 1500), 0)), 'MEMPOOL_FULL', 'byte limit')
+  t.equal(code(() => m.add(tx('c', 0, 1600), 0)), 'MEMPOOL_FULL', 'byte limit')
   for (let i = 0; i < 5; i++) m.add(tx(`s${i}`, 0, 10), 0)
   t.equal(m.size, 10)
   t.equal(code(() => m.add(tx('z', 0, 10), 0)), 'MEMPOOL_FULL', 'count limit')
