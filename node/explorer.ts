@@ -7,7 +7,7 @@
 export function explorerHtml (chainId: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>medchain explorer — ${escapeHtml(chainId)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#17324d;color:#fff;padding:10px 20px;display:flex;gap:24px;align-items:baseline;flex-wrap:wrap}
