@@ -227,6 +227,8 @@ export class ConsensusCore {
   private startRound (r: number): void {
     this.round = r
     this.step = 'propose'
+    // Only the last two rounds' own messages are ever rebroadcast: keep the list bounded.
+    this.ownMessages = this.ownMessages.filter(m => m.round >= r - 1)
     this.roundState(r)
     if (this.myIndex >= 0 && proposerIndex(this.validators, this.height, r) === this.myIndex) {
       const vh = this.validHash
