@@ -79,7 +79,7 @@ export class ConsensusDriver {
 
   /** Queues a network message; dropped (and counted) when the queue is over its bound. */
   receive (message: ConsensusMessage): void {
-    if (this.queued >= MAX_QUEUED_EVENTS) { this.d.metrics?.gossipDropped.inc({ topic: 'consensus', reason: 'queue_full' }); return }
+    if (this.queued >= MAX_QUEUED_EVENTS) { this.d.metrics?.p2pDropped.inc({ topic: 'consensus', reason: 'queue_full' }); return }
     const height = message.type === 'vote' ? message.vote.height : message.proposal.height
     if (height > this.d.head().height) void this.d.wal.append(height, encodeMessage(message)).catch(err => this.d.log.warn('wal append failed', { err: String(err) }))
     this.enqueue({ type: 'message', message })
@@ -183,7 +183,7 @@ export class ConsensusDriver {
         this.d.log.error('refused to sign: it would conflict with what this validator already signed', { code: e.code, height: e.height, round: e.round, step: e.step })
         return
       case 'messageRejected':
-        m?.gossipDropped.inc({ topic: 'consensus', reason: e.code })
+        m?.p2pDropped.inc({ topic: 'consensus', reason: e.code })
         this.d.log.debug('consensus message rejected', { code: e.code, detail: e.detail })
     }
   }

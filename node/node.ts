@@ -154,15 +154,20 @@ export class MedchainNode {
           if (ev.kind === 'chain-mismatch') this.log.error('peer runs another chain: refusing it', { peer: ev.peer.peerId, theirs: ev.theirChainId, ours: ev.ourChainId })
         }
       },
+      metrics: {
+        messagesIn: (kind, bytes) => { this.metrics.p2pMessagesIn.inc({ topic: kind }); this.metrics.p2pBytesIn.inc({ topic: kind }, bytes) },
+        messagesOut: (kind, bytes) => { this.metrics.p2pMessagesOut.inc({ topic: kind }); this.metrics.p2pBytesOut.inc({ topic: kind }, bytes) },
+        dropped: reason => this.metrics.p2pDropped.inc({ topic: 'p2p', reason }),
+        peersConnected: n => this.metrics.peers.set(n)
+      },
       limits: { maxTxBatchBytes: MAX_TX_BATCH_BYTES + 1024, maxConsensusBytes: 8 * 1024 * 1024 },
       timing: { statusIntervalMs: 1000 },
       log: (level, message, fields) => this.log[level](`p2p: ${message}`, fields)
     })
     this.p2p.setLocalHeight(head?.height ?? 0)
-    this.batcher = new TxBatcher(batch => {
-      this.metrics.gossipOut.inc({ topic: 'txs' })
-      this.p2p.publishTxBatch(batch).catch(err => this.log.debug('tx batch publish failed', { err: String(err) }))
-    }, { maxItems: 256, maxBytes: MAX_TX_BATCH_BYTES, flushMs: 5 })
+    // Transactions go to every member over the direct streams (a full mesh of members):
+    // measured 7x the throughput of gossipsub here (p2p/README.md).
+    this.batcher = new TxBatcher(batch => { this.p2p.broadcastTxBatch(batch) }, { maxItems: 256, maxBytes: MAX_TX_BATCH_BYTES, flushMs: 5 })
 
     this.driver = new ConsensusDriver({
       core,
@@ -170,7 +175,7 @@ export class MedchainNode {
       validators: this.validators,
       signState: { save: async st => await this.saveSignState(st) },
       wal: this.store.wal,
-      broadcast: bytes => { this.metrics.gossipOut.inc({ topic: 'consensus' }); this.p2p.broadcastConsensus(bytes) },
+      broadcast: bytes => { this.p2p.broadcastConsensus(bytes) },
       onCommitted: (c, commit, source) => this.onCommitted(c, commit, source),
       clock: this.clock,
       timing: { commitMs: config.consensus.commitMs, createEmptyBlocksMs: config.consensus.createEmptyBlocksMs, maxFutureBlockMs: 10_000, rebroadcastMs: 2000, proposeMs: config.consensus.proposeMs },
@@ -216,10 +221,9 @@ export class MedchainNode {
   }
 
   private onTxBatch (bytes: Uint8Array): void {
-    this.metrics.gossipIn.inc({ topic: 'txs' })
     let txs: Uint8Array[]
     try { txs = decodeTxBatch(bytes, MAX_TX_BATCH_BYTES + 1024, MAX_TX_BATCH_ITEMS) } catch {
-      this.metrics.gossipDropped.inc({ topic: 'txs', reason: 'malformed' })
+      this.metrics.p2pDropped.inc({ topic: 'tx', reason: 'malformed' })
       return
     }
     let added = 0
@@ -230,10 +234,9 @@ export class MedchainNode {
   }
 
   private onConsensusBytes (bytes: Uint8Array): void {
-    this.metrics.gossipIn.inc({ topic: 'consensus' })
     let message: ConsensusMessage
     try { message = decodeMessage(bytes) } catch {
-      this.metrics.gossipDropped.inc({ topic: 'consensus', reason: 'malformed' })
+      this.metrics.p2pDropped.inc({ topic: 'consensus', reason: 'malformed' })
       return
     }
     this.driver.receive(message)

@@ -32,7 +32,15 @@ export function openApiDocument (): Record<string, unknown> {
               'application/json': { schema: { type: 'object', properties: { tx: { type: 'string', format: 'byte' } }, required: ['tx'] } }
             }
           },
-          responses: { 200: { description: 'committed (wait=commit)', content: { 'application/json': { schema: { type: 'object' } } } }, 202: { description: 'accepted into the mempool', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors }
+          responses: {
+            200: { description: 'committed (wait=commit), or {status: pending, timedOut: true} when the wait ran out', content: { 'application/json': { schema: { $ref: '#/components/schemas/TxResult' } } } },
+            202: { description: 'accepted into the mempool', content: { 'application/json': { schema: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['pending'] } } } } } },
+            400: { description: 'refused: TX_MALFORMED, TX_NON_CANONICAL, TX_OVERSIZE, TX_WRONG_CHAIN, TX_BAD_SIGNATURE, TX_UNKNOWN_KIND, MEMPOOL_*, API_BAD_REQUEST, API_BAD_JSON, API_EMPTY_BODY', content: { 'application/json': { schema: error } } },
+            409: { description: 'MEMPOOL_DUPLICATE: already pending', content: { 'application/json': { schema: error } } },
+            413: { description: 'API_BODY_TOO_LARGE', content: { 'application/json': { schema: error } } },
+            415: { description: 'API_UNSUPPORTED_MEDIA_TYPE: send application/cbor or application/json', content: { 'application/json': { schema: error } } },
+            503: { description: 'NODE_HALTED or API_TOO_MANY_WAITERS', content: { 'application/json': { schema: error } } }
+          }
         }
       },
       '/v1/txs/{id}': { get: { summary: 'a transaction, pending or committed', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('transaction') } },
@@ -59,13 +67,23 @@ export function openApiDocument (): Record<string, unknown> {
           responses: ok('decision')
         }
       },
-      '/v1/events': { get: { summary: 'server-sent events of committed blocks and transactions', parameters: [{ name: 'patient', in: 'query', required: false, schema: hex64 }], responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors } } },
+      '/v1/events': {
+        get: {
+          summary: 'server-sent events of committed blocks and transactions',
+          description: 'Without `patient`: `event: block` (data BlockEvent) per committed block and `event: tx` (data TxEvent) per committed transaction. With `patient`: only the tx events that touch that patient (consents, accesses, break-glass, records), so a patient app is notified of every access. Comment lines (`: ping`) keep the connection open.',
+          parameters: [{ name: 'patient', in: 'query', required: false, schema: hex64 }],
+          responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors }
+        }
+      },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'this document', responses: ok('OpenAPI document') } },
       '/': { get: { summary: 'explorer page', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } }
     },
     components: {
       schemas: {
+        TxResult: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['committed', 'pending', 'unknown'] }, height: { type: 'integer' }, index: { type: 'integer' }, code: { type: 'string', description: 'OK or the ledger failure code' }, log: { type: 'string' }, events: { type: 'array' }, timedOut: { type: 'boolean' } } },
+        BlockEvent: { type: 'object', required: ['height', 'hash', 'time', 'txCount'], properties: { height: { type: 'integer' }, hash: hex64, time: { type: 'integer', description: 'block time, unix ms' }, txCount: { type: 'integer' }, proposer: hex64, stateRoot: hex64 } },
+        TxEvent: { type: 'object', required: ['id', 'height', 'index', 'kind', 'code'], properties: { id: hex64, height: { type: 'integer' }, index: { type: 'integer' }, kind: { type: 'string' }, code: { type: 'string' }, events: { type: 'array' } } },
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, value: {} } } } }
       }
     }
