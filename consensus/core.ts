@@ -128,6 +128,9 @@ export class ConsensusCore {
   private evidenceSeen = new Set<string>()
   private ownMessages: Array<{ round: number, message: ConsensusMessage }> = []
   private buildRequested = -1
+  /** Rounds whose precommits reached +2/3 of power (decision candidates), and the highest skip target. */
+  private decisionRounds = new Set<number>()
+  private skipTarget = -1
   private buffered: ConsensusMessage[] = []
 
   constructor (options: CoreOptions) {
@@ -198,6 +201,7 @@ export class ConsensusCore {
     this.lockedRound = null; this.lockedHash = null; this.validRound = null; this.validHash = null
     this.blocks = new Map(); this.validity = new Map(); this.proposals = new Map(); this.rounds = new Map()
     this.evidenceSeen = new Set(); this.ownMessages = []; this.buildRequested = -1
+    this.decisionRounds = new Set(); this.skipTarget = -1
     let startRound = 0
     // A restart inside a height resumes at the persisted round with the persisted lock.
     const st = this.signState
@@ -263,8 +267,13 @@ export class ConsensusCore {
     return rs
   }
 
-  private noteSender (rs: RoundState, index: number): void {
+  private noteSender (round: number, rs: RoundState, index: number): void {
     if (!rs.senders.has(index)) { rs.senders.add(index); rs.senderPower += this.powers[index] }
+    if (round > this.skipTarget && rs.senderPower >= this.skipPower) this.skipTarget = round
+  }
+
+  private notePrecommit (round: number, rs: RoundState): void {
+    if (rs.precommits.totalVoted >= this.quorum) this.decisionRounds.add(round)
   }
 
   // ---------------------------------------------------------------- signing
@@ -302,7 +311,7 @@ export class ConsensusCore {
     this.blocks.set(k, block)
     if (!this.validity.has(k)) this.validity.set(k, 'valid')
     this.proposals.set(this.round, { proposal, key: k })
-    this.noteSender(this.roundState(this.round), this.myIndex)
+    this.noteSender(this.round, this.roundState(this.round), this.myIndex)
   }
 
   private castVote (type: VoteType, intended: Uint8Array | null): void {
@@ -315,7 +324,8 @@ export class ConsensusCore {
     this.ownMessages.push({ round: this.round, message })
     const rs = this.roundState(this.round)
     ;(type === 'prevote' ? rs.prevotes : rs.precommits).add(vote)
-    this.noteSender(rs, this.myIndex)
+    this.noteSender(this.round, rs, this.myIndex)
+    if (type === 'precommit') this.notePrecommit(this.round, rs)
   }
 
   /** Relays the prevotes proving our valid value (the proof-of-lock), so peers can accept a re-proposal. */
@@ -373,9 +383,11 @@ export class ConsensusCore {
         this.evidenceSeen.add(key)
         this.effects.push({ type: 'evidence', evidence: { type: 'duplicateVote', voteA: res.existing, voteB: v } })
       }
+      if (res.counted && v.type === 'precommit') this.notePrecommit(v.round, rs)
       return
     }
-    this.noteSender(rs, v.validatorIndex)
+    this.noteSender(v.round, rs, v.validatorIndex)
+    if (v.type === 'precommit') this.notePrecommit(v.round, rs)
   }
 
   private onProposal (p: Proposal, block: Block): void {
@@ -394,7 +406,7 @@ export class ConsensusCore {
       this.reject('MSG_BAD_SIGNATURE', `proposal of validator ${p.validatorIndex}`); return
     }
     this.proposals.set(p.round, { proposal: p, key: k })
-    this.noteSender(this.roundState(p.round), p.validatorIndex)
+    this.noteSender(p.round, this.roundState(p.round), p.validatorIndex)
     if (known) return
     this.blocks.set(k, block)
     const problem = this.checkBlock(block)
@@ -461,10 +473,10 @@ export class ConsensusCore {
 
   /** Line 49: a proposal's block with +2/3 precommits in any round, validated: commit. */
   private tryDecide (): boolean {
-    const rounds = [...this.rounds.keys()].sort((a, b) => a - b)
+    if (this.decisionRounds.size === 0) return false
+    const rounds = [...this.decisionRounds].sort((a, b) => a - b)
     for (const r of rounds) {
       const rs = this.rounds.get(r)!
-      if (rs.precommits.totalVoted < this.quorum) continue
       const k = rs.precommits.hashWithPower(this.quorum)
       if (k === null || this.isValid(k) !== 'valid') continue
       const block = this.blocks.get(k)
@@ -480,10 +492,8 @@ export class ConsensusCore {
 
   /** Line 55: f+1 power seen in a higher round means at least one honest validator is there. */
   private trySkipRound (): boolean {
-    let target = -1
-    for (const [r, rs] of this.rounds) if (r > this.round && rs.senderPower >= this.skipPower && r > target) target = r
-    if (target < 0) return false
-    this.startRound(target)
+    if (this.skipTarget <= this.round) return false
+    this.startRound(this.skipTarget)
     return true
   }
 
