@@ -203,11 +203,9 @@ export async function runLoad (clients: MedchainClient[], w: Omit<World, 'ids'>,
   bad[bad.length - 1] ^= 1
   for (const c of clients) await c.submit(bad).catch(() => {})
   let committed = 0
-  await pool([...first, ...logs], 64, async tx => {
-    const res = await clients[tx.node].get<{ status: string }>(`/v1/txs/${tx.id}`).catch(() => null)
-    if (res?.status === 'committed') { committed++; return }
-    const r = await clients[tx.node].submit(tx.bytes, { wait: true, timeoutMs: 60_000 }).catch(async () => await clients[tx.node].get<{ status: string }>(`/v1/txs/${tx.id}`))
-    if (r.status === 'committed') committed++
+  await pool([...first, ...logs], 16, async tx => {
+    const ok = await waitFor(`commit of ${tx.id}`, 60_000, async () => (await clients[tx.node].get<{ status: string }>(`/v1/txs/${tx.id}`)).status === 'committed', 200).catch(() => false)
+    if (ok) committed++
   })
   return committed
 }

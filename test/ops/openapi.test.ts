@@ -73,6 +73,9 @@ t.test('API on a single-validator node', async t => {
   const ids = await accessAndBreakGlass(client, world)
   const otherAccess = await sendTx(client, 'access.log', { patient: world.other.publicKey, action: 'read', purpose: 'TREAT', category: 'labs' }, world.physician)
 
+  const doc = await (await fetch(`${base}/openapi.json`)).json() as OpenApi & { components: { schemas: Record<string, { required?: string[] }> } }
+  t.match(doc.openapi, /^3\./, 'OpenAPI 3 document')
+
   await t.test('GET /v1/events notifies the patient of access and break-glass, and only of their own events', async t => {
     const mine = await patientStream
     const kinds = mine.map(e => e.data.kind)
@@ -93,10 +96,15 @@ t.test('API on a single-validator node', async t => {
     const block = all.find(e => e.event === 'block')
     t.ok(block, 'the unfiltered stream carries block events')
     t.match(block?.data, { height: Number, hash: /^[0-9a-f]{64}$/, txCount: Number })
+    // Events carry the fields the document promises.
+    const need = (name: string): string[] => doc.components.schemas[name]?.required ?? []
+    t.ok(need('TxEvent').length > 0 && need('BlockEvent').length > 0, 'TxEvent and BlockEvent are described')
+    for (const e of [...mine, ...all]) {
+      const missing = need(e.event === 'block' ? 'BlockEvent' : 'TxEvent').filter(k => !(k in e.data))
+      if (missing.length > 0) t.fail(`${e.event} event lacks ${missing.join(', ')}: ${JSON.stringify(e.data)}`)
+    }
   })
 
-  const doc = await (await fetch(`${base}/openapi.json`)).json() as OpenApi
-  t.match(doc.openapi, /^3\./, 'OpenAPI 3 document')
 
   await t.test('every route of node/api.ts is described', async t => {
     const source = readFileSync(join(ROOT, 'node', 'api.ts'), 'utf8')
@@ -156,8 +164,9 @@ t.test('API on a single-validator node', async t => {
     t.match(await r.json(), { ready: true })
   })
 
-  const expectError = async (t: Test, what: string, res: Response, status: number, code: RegExp | string): Promise<void> => {
+  const expectError = async (t: Test, what: string, res: Response, status: number, code: RegExp | string, op?: Operation): Promise<void> => {
     t.equal(res.status, status, `${what}: status`)
+    if (op !== undefined) t.ok(op.responses[String(res.status)], `${what}: ${res.status} is documented`)
     t.match(res.headers.get('content-type') ?? '', /^application\/json/, `${what}: JSON`)
     const body = await res.json() as { error?: { code?: string, message?: string } }
     t.match(body.error?.code ?? '', ERROR_CODE, `${what}: stable code ${body.error?.code}`)
@@ -166,26 +175,27 @@ t.test('API on a single-validator node', async t => {
   }
 
   await t.test('bad input gets a 4xx with a stable error code', async t => {
+    const txOp = doc.paths['/v1/txs'].post
     const post = (body: BodyInit, type = 'application/cbor'): Promise<Response> => fetch(`${base}/v1/txs`, { method: 'POST', headers: { 'content-type': type }, body })
     const good = buildTx('patient.register', {}, { chainId, signer: fastSigner(generateSeed()), nonce: 0 }).bytes
-    await expectError(t, 'malformed CBOR', await post(new Uint8Array([0xa1, 0xff, 0x00])), 400, /^(TX|CODEC)_/)
-    await expectError(t, 'trailing bytes', await post(new Uint8Array([...good, 0x00])), 400, /^(TX|CODEC)_/)
-    await expectError(t, 'CBOR of the wrong shape', await post(encode({ tx: 'not a tx', sig: 1 })), 400, /^(TX|CODEC)_/)
+    await expectError(t, 'malformed CBOR', await post(new Uint8Array([0xa1, 0xff, 0x00])), 400, /^(TX|CODEC)_/, txOp)
+    await expectError(t, 'trailing bytes', await post(new Uint8Array([...good, 0x00])), 400, /^(TX|CODEC)_/, txOp)
+    await expectError(t, 'CBOR of the wrong shape', await post(encode({ tx: 'not a tx', sig: 1 })), 400, /^(TX|CODEC)_/, txOp)
     const badSig = new Uint8Array(good)
     badSig[badSig.length - 1] ^= 1
-    await expectError(t, 'bad signature', await post(badSig), 400, 'TX_BAD_SIGNATURE')
+    await expectError(t, 'bad signature', await post(badSig), 400, 'TX_BAD_SIGNATURE', txOp)
     const wrongChain = buildTx('patient.register', {}, { chainId: chainId + '-other', signer: fastSigner(generateSeed()), nonce: 0 }).bytes
-    await expectError(t, 'wrong chain id', await post(wrongChain), 400, 'TX_WRONG_CHAIN')
-    await expectError(t, 'oversize body', await post(new Uint8Array(2 * 1024 * 1024)), 413, 'API_BODY_TOO_LARGE')
+    await expectError(t, 'wrong chain id', await post(wrongChain), 400, 'TX_WRONG_CHAIN', txOp)
+    await expectError(t, 'oversize body', await post(new Uint8Array(2 * 1024 * 1024)), 413, 'API_BODY_TOO_LARGE', txOp)
     const bigTx = buildTx('access.break_glass', { patient: world.patient.publicKey, purpose: 'ETREAT', reason: 'x'.repeat(400), durationMs: 1000 }, { chainId, signer: world.emergency, nonce: 0 }).bytes
     const padded = new Uint8Array(20 * 1024); padded.set(bigTx)
-    await expectError(t, 'transaction larger than 16 KiB', await post(padded), 400, /^(TX|CODEC)_/)
-    await expectError(t, 'empty body', await post(new Uint8Array(0)), 400, /^API_/)
-    await expectError(t, 'JSON with a wrong type', await post(JSON.stringify({ tx: 42 }), 'application/json'), 400, 'API_BAD_REQUEST')
-    await expectError(t, 'JSON with an unknown field', await post(JSON.stringify({ tx: 'AA==', extra: 1 }), 'application/json'), 400, 'API_BAD_REQUEST')
-    await expectError(t, 'malformed JSON', await post('{"tx":', 'application/json'), 400, /^API_/)
-    await expectError(t, 'unsupported media type', await post('hello', 'text/plain'), 415, 'API_UNSUPPORTED_MEDIA_TYPE')
-    await expectError(t, 'bad wait parameter', await fetch(`${base}/v1/txs?wait=forever`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: good as Uint8Array<ArrayBuffer> }), 400, 'API_BAD_REQUEST')
+    await expectError(t, 'transaction larger than 16 KiB', await post(padded), 400, /^(TX|CODEC)_/, txOp)
+    await expectError(t, 'empty body', await post(new Uint8Array(0)), 400, /^API_/, txOp)
+    await expectError(t, 'JSON with a wrong type', await post(JSON.stringify({ tx: 42 }), 'application/json'), 400, 'API_BAD_REQUEST', txOp)
+    await expectError(t, 'JSON with an unknown field', await post(JSON.stringify({ tx: 'AA==', extra: 1 }), 'application/json'), 400, 'API_BAD_REQUEST', txOp)
+    await expectError(t, 'malformed JSON', await post('{"tx":', 'application/json'), 400, /^API_/, txOp)
+    await expectError(t, 'unsupported media type', await post('hello', 'text/plain'), 415, 'API_UNSUPPORTED_MEDIA_TYPE', txOp)
+    await expectError(t, 'bad wait parameter', await fetch(`${base}/v1/txs?wait=forever`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: good as Uint8Array<ArrayBuffer> }), 400, 'API_BAD_REQUEST', txOp)
     // Every path with a hex id or an integer refuses a malformed one.
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const p of ops.get?.parameters ?? []) {
@@ -193,14 +203,14 @@ t.test('API on a single-validator node', async t => {
         const bad = p.schema.pattern !== undefined ? 'zz' + '0'.repeat(62) : p.schema.type === 'integer' ? 'abc' : null
         if (bad === null) continue
         const url = path.replace(`{${p.name}}`, bad).replace(/\{(\w+)\}/g, (_m, n: string) => samples[n])
-        await expectError(t, `GET ${url}`, await fetch(base + url), 400, 'API_BAD_REQUEST')
+        await expectError(t, `GET ${url}`, await fetch(base + url), 400, 'API_BAD_REQUEST', ops.get)
       }
     }
-    await expectError(t, 'wrong type in a query', await fetch(`${base}/v1/blocks?limit=abc`), 400, 'API_BAD_REQUEST')
-    await expectError(t, 'out-of-range query', await fetch(`${base}/v1/blocks?limit=100000`), 400, 'API_BAD_REQUEST')
-    await expectError(t, 'missing required query', await fetch(`${base}/v1/decision?patient=${patientHex}`), 400, 'API_BAD_REQUEST')
-    await expectError(t, 'unknown tx', await fetch(`${base}/v1/txs/${'0'.repeat(64)}`), 404, 'API_NOT_FOUND')
-    await expectError(t, 'unknown block', await fetch(`${base}/v1/blocks/99999999`), 404, 'API_NOT_FOUND')
+    await expectError(t, 'wrong type in a query', await fetch(`${base}/v1/blocks?limit=abc`), 400, 'API_BAD_REQUEST', doc.paths['/v1/blocks'].get)
+    await expectError(t, 'out-of-range query', await fetch(`${base}/v1/blocks?limit=100000`), 400, 'API_BAD_REQUEST', doc.paths['/v1/blocks'].get)
+    await expectError(t, 'missing required query', await fetch(`${base}/v1/decision?patient=${patientHex}`), 400, 'API_BAD_REQUEST', doc.paths['/v1/decision'].get)
+    await expectError(t, 'unknown tx', await fetch(`${base}/v1/txs/${'0'.repeat(64)}`), 404, 'API_NOT_FOUND', doc.paths['/v1/txs/{id}'].get)
+    await expectError(t, 'unknown block', await fetch(`${base}/v1/blocks/99999999`), 404, 'API_NOT_FOUND', doc.paths['/v1/blocks/{height}'].get)
     await expectError(t, 'unknown route', await fetch(`${base}/v2/nothing`), 404, 'API_NOT_FOUND')
   })
   t.comment(`total ${Date.now() - started} ms`)

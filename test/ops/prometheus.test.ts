@@ -87,7 +87,17 @@ if (!haveProm) {
     for (const q of queries) pending.set(`panel ${q.panel} ${q.refId}`, { label: `${q.panel} [${q.refId}]`, promql: q.promql })
     for (const r of alertRules) pending.set(`alert ${r.name}`, { label: `alert ${r.name}`, promql: asBoolComparison(r.query) })
     const samples = new Map<string, string>()
+    // The halted-chain condition must be seen false while the chain advances, so an
+    // expression that is always true (it would "fire" after the kill too) cannot pass.
+    const haltedRule = alertRules.find(r => r.name === 'MedchainChainHalted')
+    let haltedSeenFalse = false
+    const probeHalted = async (): Promise<void> => {
+      if (haltedRule === undefined) return
+      const r = await instantQuery(promUrl, asBoolComparison(haltedRule.query))
+      if (r.length === 4 && r.every(x => x.value[1] === '0')) haltedSeenFalse = true
+    }
     const probeAll = async (): Promise<void> => {
+      await probeHalted()
       await Promise.all([...pending.entries()].map(async ([key, q]) => {
         const result = await instantQuery(promUrl, q.promql)
         const finite = result.filter(r => Number.isFinite(Number(r.value[1])))
@@ -104,7 +114,7 @@ if (!haveProm) {
     while (!loadDone) { await probeAll(); await sleep(2000) }
     const committed = await load
     const loadMs = Date.now() - loadStart
-    t.ok(committed >= 290, `load committed ${committed} txs in ${loadMs} ms (${Math.round(committed / (loadMs / 1000))} tx/s)`)
+    t.equal(committed, 300, `load committed ${committed} txs in ${loadMs} ms (${Math.round(committed / (loadMs / 1000))} tx/s)`)
     await waitFor('every panel query and alert expression to return data', 12_000, async () => { await probeAll(); return pending.size === 0 }, 1000).catch(() => {})
 
     // Grafana's variable queries: label_values(medchain_chain_height, job|instance).
@@ -116,6 +126,8 @@ if (!haveProm) {
     const before = (await alertsNow()).filter(a => a.labels.alertname === 'MedchainChainHalted')
     const h0 = await height(net.clients[0])
     t.comment(`before the kill: height ${h0}, halted alerts ${JSON.stringify(before.map(a => [a.labels.node, a.state]))}`)
+
+    t.ok(haltedSeenFalse, 'the halted-chain condition was false on every node while the chain advanced')
 
     // Stop consensus: 2 of 4 validators gone leaves no 2/3 quorum.
     net.killNode(2)
