@@ -6,6 +6,7 @@ import { devnetCommand } from './commands/devnet.js'
 import { startCommand } from './commands/start.js'
 import { txCommand } from './commands/tx.js'
 import { queryCommand } from './commands/query.js'
+import { verifyCommand } from './commands/verify.js'
 import { benchCommand } from './commands/bench.js'
 
 /** The `medchain` command tree; the binary and the tests both build it here. */
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   program.addCommand(startCommand())
   program.addCommand(txCommand())
   program.addCommand(queryCommand())
+  program.addCommand(verifyCommand())
   program.addCommand(benchCommand())
   return program
 }

@@ -67,6 +67,26 @@ t.test('a grant submitted over HTTP shows in consents and audit, survives kill -
   await cluster.waitHeight(0, after.height + 2)
 })
 
+t.test('a receipt verifies offline against genesis, and a tampered one does not', async t => {
+  const { writeFileSync } = await import('node:fs')
+  const { verifyReceipt } = await import('../../cli/commands/verify.js')
+  const id = (await client.send('patient.register', {}, fastSigner(generateSeed()), { wait: true })).id
+  await cluster.waitHeight(0, (await cluster.height(0)) + 1)
+  const receipt = await client.get<Record<string, unknown> & { tx: string, proof: string[] }>(`/v1/txs/${id}/receipt`)
+  const genesis = join(cluster.nodes[0].home, 'genesis.json')
+  const file = join(cluster.dir, 'receipt.json')
+  writeFileSync(file, JSON.stringify(receipt))
+  const ok = spawnSync(process.execPath, [MAIN, 'verify', file, '--genesis', genesis], { encoding: 'utf8' })
+  t.equal(ok.status, 0, ok.stderr)
+  t.match(JSON.parse(ok.stdout), { valid: true, txId: id, result: 'OK' })
+  const flip = (hex: string): string => (hex[0] === '0' ? '1' : '0') + hex.slice(1)
+  t.throws(() => verifyReceipt({ ...receipt, tx: flip(receipt.tx) } as never, genesis), { code: 'RECEIPT_TX_MISMATCH' })
+  t.throws(() => verifyReceipt({ ...receipt, header: { ...(receipt.header as object), txCount: 5 } } as never, genesis), { code: 'RECEIPT_HEADER_MISMATCH' })
+  const commit = receipt.commit as { signatures: Array<{ signature: string }> }
+  const forged = { ...commit, signatures: commit.signatures.map(s => ({ ...s, signature: flip(s.signature) })) }
+  t.throws(() => verifyReceipt({ ...receipt, commit: forged } as never, genesis), { code: 'RECEIPT_BAD_COMMIT' })
+})
+
 t.test('bad input gets a stable code and the node keeps running', async t => {
   const post = async (body: BodyInit, type: string): Promise<{ status: number, code: string }> => {
     const res = await fetch(`${cluster.nodes[0].api}/v1/txs`, { method: 'POST', headers: { 'content-type': type }, body })
