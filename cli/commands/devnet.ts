@@ -46,7 +46,7 @@ export async function runDevnet (opts: { validators: number, home: string, baseP
     const api = `http://${config.api.host}:${config.api.port}`
     nodes.push({ name: config.moniker, pid: child.pid ?? -1, api, dashboard: `${api}/`, metrics: `${api}/metrics`, p2p: `/ip4/${config.p2p.host}/tcp/${config.p2p.port}`, home: h })
   }
-  await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 30_000)))
+  await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 90_000)))
   const info: DevnetInfo = { chainId: genesis.chainId, home, nodes }
   writeFileSync(join(home, 'devnet.json'), JSON.stringify(info, null, 2) + '\n')
   writePrometheusFiles(home, info)

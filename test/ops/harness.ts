@@ -64,10 +64,10 @@ export async function startDevnet (validators: number, name: string): Promise<Ru
   child.stdout?.on('data', d => { output += String(d) })
   child.stderr?.on('data', d => { output += String(d) })
   const infoPath = join(dir, 'devnet.json')
-  const deadline = Date.now() + 60_000
+  const deadline = Date.now() + 120_000
   while (!existsSync(join(dir, 'prometheus.yml'))) {
     if (child.exitCode !== null) { killGroup('SIGKILL'); rmSync(dir, { recursive: true, force: true }); throw new Error(`medchain devnet exited with ${child.exitCode}: ${output}`) }
-    if (Date.now() > deadline) { killGroup('SIGKILL'); rmSync(dir, { recursive: true, force: true }); throw new Error(`devnet did not start within 60 s: ${output}`) }
+    if (Date.now() > deadline) { killGroup('SIGKILL'); rmSync(dir, { recursive: true, force: true }); throw new Error(`devnet did not start within 120 s: ${output}`) }
     await sleep(100)
   }
   const info = JSON.parse(readFileSync(infoPath, 'utf8')) as DevnetJson
