@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs'
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -75,6 +75,10 @@ async function waitForHealth (url: string, child: ChildProcess, timeoutMs: numbe
   throw new Error(`${url} did not answer within ${timeoutMs} ms`)
 }
 
+function tail (path: string, lines: number): string {
+  try { return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') } catch { return '(no log)' }
+}
+
 /** Every cluster still running, so Ctrl-C can stop them all. */
 const liveClusters = new Set<BenchCluster>()
 
@@ -93,18 +97,24 @@ export class BenchCluster {
   chainId = ''
   private constructor (readonly opts: ClusterOptions) {}
 
+  /** Starts the cluster; a failed start (a port taken meanwhile, a slow machine) is retried once on fresh ports. */
   static async start (opts: ClusterOptions): Promise<BenchCluster> {
-    const cluster = new BenchCluster(opts)
-    liveClusters.add(cluster)
-    try {
-      await cluster.create()
-      await Promise.all(cluster.nodes.map(async n => await cluster.startNode(n.index)))
-      await cluster.waitReady(60_000)
-    } catch (err) {
-      await cluster.stop()
-      throw err
+    let lastError: Error | null = null
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const cluster = new BenchCluster({ ...opts, dir: attempt === 0 ? opts.dir : `${opts.dir}-retry${attempt}` })
+      liveClusters.add(cluster)
+      try {
+        await cluster.create()
+        await Promise.all(cluster.nodes.map(async n => await cluster.startNode(n.index)))
+        await cluster.waitReady(60_000)
+        return cluster
+      } catch (err) {
+        const logs = cluster.nodes.map(n => `${n.name}: ${tail(homePaths(n.home).log, 3)}`).join('\n')
+        lastError = new Error(`${(err as Error).message}\n${logs}`)
+        await cluster.stop()
+      }
     }
-    return cluster
+    throw lastError ?? new Error('cluster did not start')
   }
 
   private async create (): Promise<void> {

@@ -48,16 +48,21 @@ export function metricValue (text: string, name: string, labels = ''): number | 
   return null
 }
 
-export interface ChainCounters { height: number, blocks: number, roundsSum: number, roundsCount: number, timeouts: number, syncBlocks: number }
+export interface ChainCounters { height: number, blocks: number, txs: number, roundsSum: number, roundsCount: number, timeouts: number, syncBlocks: number }
 
 /** Chain figures from a node's /metrics: height, blocks, rounds per height, timeouts. */
 export async function chainCounters (api: string): Promise<ChainCounters> {
   const text = await (await fetch(`${api}/metrics`)).text()
   let timeouts = 0
-  for (const line of text.split('\n')) if (line.startsWith('medchain_consensus_timeouts_total{')) timeouts += Number(line.split(' ').pop())
+  let txs = 0
+  for (const line of text.split('\n')) {
+    if (line.startsWith('medchain_consensus_timeouts_total{')) timeouts += Number(line.split(' ').pop())
+    if (line.startsWith('medchain_chain_txs_committed_total{')) txs += Number(line.split(' ').pop())
+  }
   return {
     height: metricValue(text, 'medchain_chain_height') ?? 0,
     blocks: metricValue(text, 'medchain_chain_blocks_committed_total') ?? 0,
+    txs,
     roundsSum: metricValue(text, 'medchain_consensus_rounds_per_height_sum') ?? 0,
     roundsCount: metricValue(text, 'medchain_consensus_rounds_per_height_count') ?? 0,
     timeouts,

@@ -18,14 +18,14 @@ function phaseRows (p: PhaseResult, r: BenchResult): Row[] {
   const ceiling = b.verifyPerSec * cores / p.validators
   rows.push([`${p.name}: committed tx/s (${p.targetRate === null ? 'max' : `offered ${int(p.targetRate)}/s`})`, int(p.txPerSec), `verify ceiling ${int(ceiling)} (${p.validators} val. on ${cores} cores)`, ratio(p.txPerSec, ceiling)])
   if (p.validators === 4 && p.targetRate === null) rows.push(['', '', `target ${int(TARGETS.txPerSec4)}`, ratio(p.txPerSec, TARGETS.txPerSec4)])
-  rows.push([`${p.name}: peak 1 s / with drain`, `${int(p.peakTxPerSec)} / ${int(p.txPerSecWithDrain)}`, '', ''])
+  rows.push([`${p.name}: peak 1 s / inside load window`, `${int(p.peakTxPerSec)} / ${int(p.txPerSecLoadWindow)}`, `load ${f1(p.durationS)} s + drain ${f1(p.drainS)} s`, ''])
   rows.push([`${p.name}: submitted / accepted / committed`, `${int(p.submitted)} / ${int(p.accepted)} / ${int(p.committed)}`, Object.keys(p.rejected).length > 0 ? `refused ${JSON.stringify(p.rejected)}` : '', ''])
   rows.push([`${p.name}: latency p50 / p90 / p99 / max ms`, `${f1(p.latencyMs.p50)} / ${f1(p.latencyMs.p90)} / ${f1(p.latencyMs.p99)} / ${f1(p.latencyMs.max)}`, `target p50 ${TARGETS.p50Ms}, p99 ${TARGETS.p99Ms}`, `${ratio(p.latencyMs.p50, TARGETS.p50Ms)}, ${ratio(p.latencyMs.p99, TARGETS.p99Ms)}`])
   rows.push([`${p.name}: CPU µs per committed tx per validator (mean)`, f1(p.cpuUsPerTxMean), `verify ${f1(b.verifyUs)} µs; target ${TARGETS.cpuUsPerTx}`, `${ratio(p.cpuUsPerTxMean, b.verifyUs)}; ${ratio(p.cpuUsPerTxMean, TARGETS.cpuUsPerTx)}`])
   for (const v of p.perValidator) {
     rows.push([`  ${v.name}: CPU s, µs/tx, RSS (peak)`, `${f1(v.cpuSeconds)} s, ${f1(v.cpuUsPerTx)}, ${mb(v.rssBytes)} (${mb(v.peakRssBytes)})`, `RSS target ${mb(TARGETS.rssBytes)}`, ratio(v.peakRssBytes, TARGETS.rssBytes)])
   }
-  rows.push([`${p.name}: disk bytes per committed tx`, int(p.diskBytesPerTx), `raw tx ${int(p.rawTxBytes)} B; target ≤ ${TARGETS.diskRatio} ×`, ratio(p.diskBytesPerTx, p.rawTxBytes)])
+  rows.push([`${p.name}: disk bytes per tx (data dir / ${int(p.chainTxs)} chain txs)`, int(p.diskBytesPerTx), `raw tx ${int(p.rawTxBytes)} B; target ≤ ${TARGETS.diskRatio} ×`, ratio(p.diskBytesPerTx, p.rawTxBytes)])
   rows.push([`${p.name}: blocks, tx/block, rounds/height, timeouts`, `${int(p.blocks)}, ${f1(p.txPerBlock)}, ${p.roundsPerHeight.toFixed(2)}, ${p.timeouts}`, '', ''])
   rows.push([`${p.name}: harness CPU s (load generator, same cores)`, f1(p.harnessCpuSeconds), '', ''])
   return rows

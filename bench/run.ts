@@ -215,7 +215,7 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
           plan: { rate: null, durationMs: budgetS * 1000, concurrency: o.concurrency, maxBacklog: o.maxBacklog, targets: r.cluster.nodes.map(x => x.index) },
           drainIdleMs: 10_000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, budgetS)
         })
-        result.memory = { validators: o.validators, committed: p.committed, txPerSec: p.txPerSecWithDrain, rssBytes: p.perValidator.map(v => ({ name: v.name, rssBytes: v.rssBytes, peakRssBytes: v.peakRssBytes })), diskBytesPerTx: p.diskBytesPerTx, rawTxBytes: p.rawTxBytes }
+        result.memory = { validators: o.validators, committed: p.committed, txPerSec: p.txPerSec, rssBytes: p.perValidator.map(v => ({ name: v.name, rssBytes: v.rssBytes, peakRssBytes: v.peakRssBytes })), diskBytesPerTx: p.diskBytesPerTx, rawTxBytes: p.rawTxBytes }
       } finally {
         progress.stop()
         await stopLoaded(r)
@@ -236,7 +236,8 @@ async function catchup (o: BenchOptions, r: Running, bounds: Bounds, progress: P
   if (down === 0) throw new Error('catch-up needs at least 2 validators')
   const name = cluster.nodes[down].name
   await cluster.stopNode(down, 'SIGTERM')
-  const stoppedHeight = await heightOf(cluster.nodes[down].api).catch(() => null) ?? tracker.lastHeight
+  // Its height on disk: it may have committed a block more than the last status said, never fewer.
+  const stoppedHeight = tracker.lastHeight
   o.log(`catchup: stopped ${name}; committing ${o.catchupTxs} transactions without it`)
   const targets = cluster.nodes.filter(n => n.index !== down).map(n => n.index)
   let sent = 0
@@ -265,7 +266,7 @@ async function catchup (o: BenchOptions, r: Running, bounds: Bounds, progress: P
   }
   const syncS = (now() - startedT) / 1000
   progress.stop()
-  const blocksBehind = target - Math.max(stoppedHeight, from)
+  const blocksBehind = target - Math.min(stoppedHeight, from)
   const res: CatchupResult = {
     validators: cluster.nodes.length,
     stoppedNode: name,
