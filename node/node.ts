@@ -387,17 +387,17 @@ export class MedchainNode {
         return out
       },
       validators: () => {
-        const peers = new Map(this.p2p.peerHeights().map(p => [p.peerId, p.height]))
-        const connected = new Set(this.p2p.connectedMembers().map(p => p.publicKey === undefined ? p.peerId : toHex(p.publicKey)))
+        const reported = new Map(this.p2p.peerHeights().map(p => [toHex(p.publicKey), p.height]))
+        const connected = new Set(this.p2p.connectedMembers().map(p => toHex(p.publicKey)))
         return this.opts.genesis.validators.map((v, i) => ({
           index: i,
           name: v.name,
           publicKey: v.publicKey,
           power: v.power,
           self: i === this.myIndex,
-          connected: i === this.myIndex || connected.has(v.publicKey) || [...connected].some(c => c === v.publicKey),
+          connected: i === this.myIndex || connected.has(v.publicKey),
           lastCommitHeight: this.validatorLastSeen[i],
-          reportedHeight: [...peers.entries()].find(([id]) => id.length > 0 && this.peerKey(id) === v.publicKey)?.[1] ?? null
+          reportedHeight: i === this.myIndex ? (this.store.head()?.height ?? 0) : (reported.get(v.publicKey) ?? null)
         }))
       },
       account: key => {
@@ -434,11 +434,6 @@ export class MedchainNode {
       explorerHtml: () => explorerHtml(this.chainId),
       openApi: () => openApiDocument()
     }
-  }
-
-  private peerKey (peerId: string): string | undefined {
-    const ref = this.p2p.connectedMembers().find(p => p.peerId === peerId)
-    return ref?.publicKey === undefined ? undefined : toHex(ref.publicKey)
   }
 
   private async waitForCommit (id: string, timeoutMs: number): Promise<unknown> {
