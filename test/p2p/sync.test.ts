@@ -81,6 +81,6 @@ t.test('sync client enforces its own bounds on what a server sends', async t => 
   b.rec.syncHook = async () => { await new Promise(() => {}) }
   const t0 = Date.now()
   await t.rejects(a.host.requestBlocks(b.host.peerId, 1, 1, { timeoutMs: 400 }), { code: 'P2P_SYNC_TIMEOUT' })
-  t.ok(Date.now() - t0 < 2_000, `timed out promptly (${Date.now() - t0} ms)`)
+  t.ok(Date.now() - t0 < 10_000, `timed out, did not hang (${Date.now() - t0} ms)`)
   t.equal(b.host.counters().dropped.sync_handler_error, 1)
 })
