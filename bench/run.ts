@@ -153,7 +153,7 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
           const phase = await runPhase({
             name: 'max', cluster: r.cluster, tracker: r.tracker, submitter: r.submitter, next: r.source.next,
             plan: { rate: null, durationMs: o.durationS * 1000, concurrency: o.concurrency, maxBacklog: o.maxBacklog, targets },
-            drainIdleMs: 5000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, o.durationS)
+            drainIdleMs: 20_000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, o.durationS)
           })
           const ceiling = verifyCeiling(bounds, o.validators)
           result.max = { ...phase, verifyCeiling: ceiling, ceilingRatio: phase.txPerSec / ceiling }
@@ -168,7 +168,7 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
           result.half = await runPhase({
             name: 'half', cluster: r.cluster, tracker: r.tracker, submitter: r.submitter, next: r.source.next,
             plan: { rate, durationMs: halfS * 1000, concurrency: o.concurrency, maxBacklog: Number.MAX_SAFE_INTEGER, targets },
-            drainIdleMs: 5000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, halfS)
+            drainIdleMs: 10_000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, halfS)
           })
           progress.stop()
           o.log(`half: ${rate} tx/s offered, p50 ${result.half.latencyMs.p50.toFixed(1)} ms, p99 ${result.half.latencyMs.p99.toFixed(1)} ms`)
@@ -191,7 +191,7 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
           const p = await runPhase({
             name: `scale n=${n}`, cluster: r.cluster, tracker: r.tracker, submitter: r.submitter, next: r.source.next,
             plan: { rate: null, durationMs: o.scaleDurationS * 1000, concurrency: o.concurrency, maxBacklog: o.maxBacklog, targets: r.cluster.nodes.map(x => x.index) },
-            drainIdleMs: 5000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, o.scaleDurationS)
+            drainIdleMs: 20_000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, o.scaleDurationS)
           })
           const ceiling = verifyCeiling(bounds, n)
           result.scale.push({ validators: n, txPerSec: p.txPerSec, verifyCeiling: ceiling, ratio: p.txPerSec / ceiling, latencyP50Ms: p.latencyMs.p50, latencyP99Ms: p.latencyMs.p99, cpuUsPerTxMean: p.cpuUsPerTxMean, roundsPerHeight: p.roundsPerHeight, committed: p.committed })
