@@ -100,6 +100,26 @@ t.test('kill two of four: no block is committed; restart one and commits resume'
   await agree(t, [0, 1, 2], after)
 })
 
+t.test('SIGSTOP one validator for 8 s: the others change round and keep going; SIGCONT and it catches up', async t => {
+  cluster.start(3)
+  await cluster.waitHealthy(3)
+  await cluster.waitHeight(3, await cluster.height(0), 60_000)
+  const paused = cluster.nodes[1].proc
+  if (paused === null) throw new Error('node1 not running')
+  const h0 = await cluster.height(0)
+  paused.kill('SIGSTOP')
+  try {
+    await commitPatients(0, 3)
+    await cluster.waitHeight(0, h0 + 3, 60_000)
+    t.pass('three of four commit while one is frozen, including heights it should propose')
+  } finally {
+    paused.kill('SIGCONT')
+  }
+  const target = await cluster.height(0)
+  await cluster.waitHeight(1, target, 60_000)
+  await agree(t, [0, 1, 2, 3], target)
+})
+
 t.test('a node whose key is not in genesis is refused by every member', async t => {
   const genesis = readGenesis(join(cluster.nodes[0].home, 'genesis.json'))
   const outsiderSeed = generateSeed()

@@ -46,7 +46,7 @@ export class Cluster {
     await Promise.all(this.nodes.map(async (_, i) => await this.waitHealthy(i)))
   }
 
-  async waitHealthy (index: number, timeoutMs = 30_000): Promise<void> {
+  async waitHealthy (index: number, timeoutMs = 90_000): Promise<void> {
     const n = this.nodes[index]
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
