@@ -54,7 +54,8 @@ async function portFree (port: number): Promise<boolean> {
 /** A base port whose API and p2p ports (base + 10 i, base + 10 i + 1) are all free now. */
 export async function findBasePort (validators: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 30_000 + 10 * Math.floor(Math.random() * 2_500)
+    // Below the kernel's ephemeral range (32768+), so outgoing connections never take our ports.
+    const base = 20_000 + 10 * Math.floor(Math.random() * (1_200 - validators))
     let ok = true
     for (let i = 0; i < validators && ok; i++) ok = await portFree(base + 10 * i) && await portFree(base + 10 * i + 1)
     if (ok) return base

@@ -52,7 +52,8 @@ export interface ScaleResult { validators: number, txPerSec: number, verifyCeili
 
 export interface MemoryResult { validators: number, committed: number, txPerSec: number, rssBytes: Array<{ name: string, rssBytes: number, peakRssBytes: number }>, diskBytesPerTx: number, rawTxBytes: number }
 
-export interface ProfileResult { validator: string, file: string, top: Array<{ fn: string, url: string, selfMs: number, selfPct: number }> }
+/** Top self-time functions; selfPct is of busy time (idle excluded), idlePct of the whole profile. */
+export interface ProfileResult { validator: string, file: string, idlePct: number, busyMs: number, top: Array<{ fn: string, url: string, selfMs: number, selfPct: number }> }
 
 export interface BenchResult {
   version: 1
@@ -67,6 +68,8 @@ export interface BenchResult {
   scale?: ScaleResult[]
   memory?: MemoryResult
   profile?: ProfileResult
+  /** Scenarios that failed, with why: the others' figures are still reported. */
+  errors: Record<string, string>
 }
 
 const now = (): number => performance.now()
@@ -138,11 +141,19 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
     finishedAt: '',
     machine: { cpus: cores, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}`, totalMemBytes: totalmem() },
     options,
-    bounds
+    bounds,
+    errors: {}
+  }
+  const attempt = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    try { await fn() } catch (err) {
+      progress.stop()
+      result.errors[name] = (err as Error).message
+      o.log(`${name}: FAILED: ${(err as Error).message}`)
+    }
   }
   const want = (s: Scenario): boolean => o.scenarios.includes(s)
   try {
-    if (want('max') || want('half') || want('catchup')) {
+    if (want('max') || want('half') || want('catchup')) await attempt('main', async () => {
       const profileDir = join(root, 'profile')
       const nodeArgs = (i: number): string[] => o.profileValidator === i && want('max') ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
       const r = await startLoaded(o, o.validators, join(root, `main-${o.validators}`), progress, nodeArgs)
@@ -173,7 +184,7 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
           progress.stop()
           o.log(`half: ${rate} tx/s offered, p50 ${result.half.latencyMs.p50.toFixed(1)} ms, p99 ${result.half.latencyMs.p99.toFixed(1)} ms`)
         }
-        if (want('catchup')) result.catchup = await catchup(o, r, bounds, progress)
+        if (want('catchup')) await attempt('catchup', async () => { result.catchup = await catchup(o, r, bounds, progress) })
         if (o.profileValidator !== null && want('max')) {
           await r.cluster.stopNode(o.profileValidator) // SIGTERM: node exits cleanly and writes the profile
           result.profile = readProfile(profileDir, r.cluster.nodes[o.profileValidator].name)
@@ -182,10 +193,11 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
         progress.stop()
         await stopLoaded(r)
       }
-    }
+    })
     if (want('scale')) {
-      result.scale = []
-      for (const n of o.scaleSizes) {
+      const scale: ScaleResult[] = []
+      result.scale = scale
+      for (const n of o.scaleSizes) await attempt(`scale-${n}`, async () => {
         const r = await startLoaded(o, n, join(root, `scale-${n}`), progress)
         try {
           const p = await runPhase({
@@ -194,16 +206,16 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
             drainIdleMs: 20_000, rawTxBytes: r.source.avgBytes(), progress: phaseProgress(progress, o.scaleDurationS)
           })
           const ceiling = verifyCeiling(bounds, n)
-          result.scale.push({ validators: n, txPerSec: p.txPerSec, verifyCeiling: ceiling, ratio: p.txPerSec / ceiling, latencyP50Ms: p.latencyMs.p50, latencyP99Ms: p.latencyMs.p99, cpuUsPerTxMean: p.cpuUsPerTxMean, roundsPerHeight: p.roundsPerHeight, committed: p.committed })
+          scale.push({ validators: n, txPerSec: p.txPerSec, verifyCeiling: ceiling, ratio: p.txPerSec / ceiling, latencyP50Ms: p.latencyMs.p50, latencyP99Ms: p.latencyMs.p99, cpuUsPerTxMean: p.cpuUsPerTxMean, roundsPerHeight: p.roundsPerHeight, committed: p.committed })
           progress.stop()
           o.log(`scale: ${n} validators, ${Math.round(p.txPerSec)} tx/s (${(p.txPerSec / ceiling).toFixed(3)} × verify ceiling)`)
         } finally {
           progress.stop()
           await stopLoaded(r)
         }
-      }
+      })
     }
-    if (want('memory')) {
+    if (want('memory')) await attempt('memory', async () => {
       const r = await startLoaded(o, o.validators, join(root, 'memory'), progress)
       try {
         // Run at max rate until memoryTxs have committed (bounded by a generous time limit).
@@ -220,7 +232,7 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
         progress.stop()
         await stopLoaded(r)
       }
-    }
+    })
   } finally {
     progress.stop()
     if (!o.keep && o.workDir === null) rmSync(root, { recursive: true, force: true })
@@ -296,10 +308,10 @@ export function readProfile (dir: string, validator: string): ProfileResult | un
   if (files.length === 0) return undefined
   const file = join(dir, files[files.length - 1])
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
-  return { validator, file, top: topSelfTime(prof, 20) }
+  return { validator, file, ...topSelfTime(prof, 25) }
 }
 
-export function topSelfTime (prof: CpuProfile, n: number): ProfileResult['top'] {
+export function topSelfTime (prof: CpuProfile, n: number): Pick<ProfileResult, 'top' | 'idlePct' | 'busyMs'> {
   const byId = new Map(prof.nodes.map(x => [x.id, x]))
   const selfUs = new Map<number, number>()
   const samples = prof.samples ?? []
@@ -307,9 +319,11 @@ export function topSelfTime (prof: CpuProfile, n: number): ProfileResult['top'] 
   for (let i = 0; i < samples.length; i++) selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + (deltas[i] ?? 0))
   const byFn = new Map<string, { fn: string, url: string, us: number }>()
   let total = 0
+  let idle = 0
   for (const [id, us] of selfUs) {
     const node = byId.get(id)
     if (node === undefined) continue
+    if (node.callFrame.functionName === '(idle)') { idle += us; continue }
     total += us
     const fn = node.callFrame.functionName === '' ? '(anonymous)' : node.callFrame.functionName
     const url = node.callFrame.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'node_modules/').replace(/.*\/dist\//, 'dist/')
@@ -318,5 +332,6 @@ export function topSelfTime (prof: CpuProfile, n: number): ProfileResult['top'] 
     e.us += us
     byFn.set(key, e)
   }
-  return [...byFn.values()].sort((a, b) => b.us - a.us).slice(0, n).map(e => ({ fn: e.fn, url: e.url, selfMs: e.us / 1000, selfPct: total > 0 ? (100 * e.us) / total : 0 }))
+  const top = [...byFn.values()].sort((a, b) => b.us - a.us).slice(0, n).map(e => ({ fn: e.fn, url: e.url, selfMs: e.us / 1000, selfPct: total > 0 ? (100 * e.us) / total : 0 }))
+  return { top, idlePct: total + idle > 0 ? (100 * idle) / (total + idle) : 0, busyMs: total / 1000 }
 }

@@ -35,6 +35,7 @@ t.test('medchain bench --quick writes a complete result file', { timeout: 180_00
   t.equal(files.filter(f => /^bench-.*\.html$/.test(f)).length, 1, 'one HTML report')
   const r = JSON.parse(readFileSync(join(out, json[0]), 'utf8'))
 
+  t.same(r.errors, {}, 'no scenario failed')
   for (const key of ['version', 'startedAt', 'finishedAt', 'machine', 'options', 'bounds', 'max', 'half', 'catchup']) t.ok(key in r, `result has ${key}`)
   for (const key of ['verifyPerSec', 'verifyUs', 'nobleVerifyPerSec', 'leveldb', 'cores']) t.ok(key in r.bounds, `bounds has ${key}`)
   for (const phase of [r.max, r.half]) {
