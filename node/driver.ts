@@ -167,7 +167,9 @@ export class ConsensusDriver {
       }
       case 'validateBlock': {
         const head = this.d.head()
+        const started = performance.now()
         const reason = this.d.app.validateBlock(e.block, { height: head.height + 1, prevHash: head.hash, prevTime: head.time, maxFutureMs: this.d.timing.maxFutureBlockMs, now: this.d.clock() })
+        this.d.log.debug('block validated', { height: e.height, round: e.round, txs: e.block.txs.length, ms: Math.round(performance.now() - started), valid: reason === null })
         if (reason !== null) this.d.log.warn('proposed block invalid', { height: e.height, round: e.round, hash: toHex(e.blockHash), reason })
         this.enqueue({ type: 'blockValidated', height: e.height, blockHash: e.blockHash, valid: reason === null }, true)
         return
@@ -191,7 +193,9 @@ export class ConsensusDriver {
   private build (e: Extract<ConsensusEffect, { type: 'buildBlock' }>): void {
     if (this.d.core.status().height !== e.height) return
     const time = Math.max(this.d.clock(), e.minTime)
+    const started = performance.now()
     const block = this.d.app.buildBlock({ height: e.height, proposer: e.proposer, prevHash: e.prevHash, lastCommit: e.lastCommit, lastCommitHash: e.lastCommitHash, time })
+    this.d.log.debug('block built', { height: e.height, round: e.round, txs: block.txs.length, ms: Math.round(performance.now() - started) })
     this.enqueue({ type: 'blockBuilt', height: e.height, round: e.round, block }, true)
   }
 
@@ -202,8 +206,10 @@ export class ConsensusDriver {
     if (this.waitingBuild !== null) { clearTimeout(this.waitingBuild.timer); this.waitingBuild = null }
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+    const started = performance.now()
     const committed = await this.d.app.commitBlock(block, commit)
     const now = this.d.clock()
+    this.d.log.debug('block committed', { height: block.header.height, round: commit?.round, txs: block.txs.length, source, commitMs: Math.round(performance.now() - started), heightMs: this.heightStartedAt > 0 ? now - this.heightStartedAt : null, queued: this.queued })
     const m = this.d.metrics
     if (source === 'consensus') {
       m?.roundsPerHeight.observe((commit?.round ?? 0) + 1)
