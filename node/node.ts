@@ -40,6 +40,9 @@ const MAX_TX_BATCH_BYTES = 1024 * 1024
 const MAX_TX_BATCH_ITEMS = 4096
 const MAX_WAITERS = 100_000
 const SYNC_BATCH = 200
+/** Gossiped transactions waiting for their checks, and how many are checked per macrotask. */
+const MAX_TX_INBOX = 200_000
+const TX_CHECK_SLICE = 32
 
 interface Waiter { resolve: (v: unknown) => void, timer: NodeJS.Timeout }
 
@@ -67,6 +70,9 @@ export class MedchainNode {
   private batcher!: TxBatcher
   private syncTimer: NodeJS.Timeout | null = null
   private syncing = false
+  private txInbox: Uint8Array[] = []
+  private txInboxHead = 0
+  private draining = false
   private headTime = 0
   private lastCommitWall = 0
   private readonly validatorLastSeen: number[]
@@ -226,11 +232,33 @@ export class MedchainNode {
       this.metrics.p2pDropped.inc({ topic: 'tx', reason: 'malformed' })
       return
     }
+    if (this.txInbox.length - this.txInboxHead + txs.length > MAX_TX_INBOX) {
+      this.metrics.p2pDropped.inc({ topic: 'tx', reason: 'inbox_full' })
+      return
+    }
+    for (const tx of txs) this.txInbox.push(tx)
+    if (!this.draining) { this.draining = true; setImmediate(() => this.drainTxInbox()) }
+  }
+
+  /**
+   * Checks gossiped transactions a slice at a time, yielding between slices, so a burst
+   * of signature checks never holds up consensus messages queued behind it.
+   */
+  private drainTxInbox (): void {
+    if (this.stopped) return
     let added = 0
-    for (const tx of txs) {
-      try { this.app.checkTx(tx, 'gossip'); added++ } catch {}
+    const end = Math.min(this.txInbox.length, this.txInboxHead + TX_CHECK_SLICE)
+    for (; this.txInboxHead < end; this.txInboxHead++) {
+      try { this.app.checkTx(this.txInbox[this.txInboxHead], 'gossip'); added++ } catch {}
     }
     if (added > 0) this.driver.notifyTxs()
+    if (this.txInboxHead < this.txInbox.length) {
+      setImmediate(() => this.drainTxInbox())
+    } else {
+      this.txInbox = []
+      this.txInboxHead = 0
+      this.draining = false
+    }
   }
 
   private onConsensusBytes (bytes: Uint8Array): void {
