@@ -58,6 +58,8 @@ export function formatTable (r: BenchResult): string {
   if (r.profile !== undefined) {
     lines.push('', `profile of ${r.profile.validator} (whole run of the main cluster), ${f1((r.profile.busyMs ?? 0) / 1000)} s busy, idle ${f1(r.profile.idlePct ?? 0)} % of samples; top self time as % of busy (${r.profile.file}):`)
     for (const t of r.profile.top.slice(0, 15)) lines.push(`  ${t.selfPct.toFixed(1).padStart(5)} %  ${f1(t.selfMs).padStart(8)} ms  ${t.fn}  ${t.url}`)
+    lines.push('  by area:')
+    for (const a of r.profile.byArea ?? []) lines.push(`  ${a.selfPct.toFixed(1).padStart(5)} %  ${f1(a.selfMs).padStart(8)} ms  ${a.area}`)
   }
   return lines.join('\n')
 }

@@ -53,7 +53,7 @@ export interface ScaleResult { validators: number, txPerSec: number, verifyCeili
 export interface MemoryResult { validators: number, committed: number, txPerSec: number, rssBytes: Array<{ name: string, rssBytes: number, peakRssBytes: number }>, diskBytesPerTx: number, rawTxBytes: number }
 
 /** Top self-time functions; selfPct is of busy time (idle excluded), idlePct of the whole profile. */
-export interface ProfileResult { validator: string, file: string, idlePct: number, busyMs: number, top: Array<{ fn: string, url: string, selfMs: number, selfPct: number }> }
+export interface ProfileResult { validator: string, file: string, idlePct: number, busyMs: number, top: Array<{ fn: string, url: string, selfMs: number, selfPct: number }>, byArea: Array<{ area: string, selfMs: number, selfPct: number }> }
 
 export interface BenchResult {
   version: 1
@@ -311,7 +311,19 @@ export function readProfile (dir: string, validator: string): ProfileResult | un
   return { validator, file, ...topSelfTime(prof, 25) }
 }
 
-export function topSelfTime (prof: CpuProfile, n: number): Pick<ProfileResult, 'top' | 'idlePct' | 'busyMs'> {
+/** Where a frame's code lives: a project folder, a package, a node:internal module, or the engine. */
+function areaOf (fn: string, url: string): string {
+  if (fn === '(garbage collector)') return 'gc'
+  let m = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url)
+  if (m !== null) return m[1]
+  m = /dist\/([^/]+)\//.exec(url)
+  if (m !== null) return `medchain ${m[1]}/`
+  m = /^node:internal\/([^/]+)/.exec(url)
+  if (m !== null) return `node:${m[1]}`
+  return url === '' || url.startsWith(':') ? `native ${fn}` : 'other'
+}
+
+export function topSelfTime (prof: CpuProfile, n: number): Pick<ProfileResult, 'top' | 'idlePct' | 'busyMs' | 'byArea'> {
   const byId = new Map(prof.nodes.map(x => [x.id, x]))
   const selfUs = new Map<number, number>()
   const samples = prof.samples ?? []
@@ -326,12 +338,16 @@ export function topSelfTime (prof: CpuProfile, n: number): Pick<ProfileResult, '
     if (node.callFrame.functionName === '(idle)') { idle += us; continue }
     total += us
     const fn = node.callFrame.functionName === '' ? '(anonymous)' : node.callFrame.functionName
-    const url = node.callFrame.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, 'node_modules/').replace(/.*\/dist\//, 'dist/')
+    const raw = node.callFrame.url.replace(/^file:\/\//, '')
+    const url = raw.includes('node_modules/') ? raw.replace(/.*node_modules\//, 'node_modules/') : raw.replace(/.*\/dist\//, 'dist/')
     const key = `${fn} ${url}:${node.callFrame.lineNumber}`
     const e = byFn.get(key) ?? { fn, url: `${url}:${node.callFrame.lineNumber + 1}`, us: 0 }
     e.us += us
     byFn.set(key, e)
   }
   const top = [...byFn.values()].sort((a, b) => b.us - a.us).slice(0, n).map(e => ({ fn: e.fn, url: e.url, selfMs: e.us / 1000, selfPct: total > 0 ? (100 * e.us) / total : 0 }))
-  return { top, idlePct: total + idle > 0 ? (100 * idle) / (total + idle) : 0, busyMs: total / 1000 }
+  const areas = new Map<string, number>()
+  for (const e of byFn.values()) { const a = areaOf(e.fn, e.url); areas.set(a, (areas.get(a) ?? 0) + e.us) }
+  const byArea = [...areas].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([area, us]) => ({ area, selfMs: us / 1000, selfPct: total > 0 ? (100 * us) / total : 0 }))
+  return { top, byArea, idlePct: total + idle > 0 ? (100 * idle) / (total + idle) : 0, busyMs: total / 1000 }
 }
