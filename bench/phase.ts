@@ -1,6 +1,6 @@
 import hdr from 'hdr-histogram-js'
 import type { BenchCluster } from './cluster.js'
-import { CommitTracker, runLoad, waitForCommits, type LoadPlan, type Submitter } from './loadgen.js'
+import { CommitTracker, runLoad, type LoadPlan, type Submitter } from './loadgen.js'
 import { chainCounters, cpuSeconds, diskBytes, rssBytes } from './probe.js'
 import type { BenchTx } from './workload.js'
 
@@ -54,6 +54,18 @@ export interface PhaseResult {
 
 const now = (): number => performance.now()
 
+/** Waits (bounded) until a node's mempool is empty, so a phase starts without the last one's backlog. */
+async function waitMempoolEmpty (api: string, timeoutMs: number): Promise<void> {
+  const deadline = now() + timeoutMs
+  while (now() < deadline) {
+    try {
+      const s = await (await fetch(`${api}/v1/status`)).json() as { mempool: { txs: number } }
+      if (s.mempool.txs === 0) return
+    } catch {}
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+}
+
 export interface PhaseInput {
   name: string
   cluster: BenchCluster
@@ -77,7 +89,7 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
   const counters0 = await chainCounters(cluster.nodes[live[0]].api)
   const harness0 = process.cpuUsage()
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 })
-  const committedBase = tracker.committed
+  await waitMempoolEmpty(cluster.nodes[live[0]].api, 60_000)
   const byCode = new Map<string, number>()
   const buckets: Array<{ submitted: number, committed: number, cpu: number[] }> = []
   const peakRss = live.map(() => 0)
@@ -91,13 +103,18 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
     while (buckets.length <= k) buckets.push({ submitted: 0, committed: 0, cpu: [] })
     return buckets[k]
   }
+  // Only this phase's own transactions count: a previous phase's backlog committing now is not its throughput.
+  let committed = 0
   tracker.onTx = e => {
+    const t0 = submitTimes.get(e.id)
+    if (t0 === undefined) return
+    submitTimes.delete(e.id)
+    committed++
     lastCommitAt = e.at
     byCode.set(e.code, (byCode.get(e.code) ?? 0) + 1)
     bucketAt(e.at).committed++
     if (e.at <= loadEndedAt) committedInWindow++
-    const t0 = submitTimes.get(e.id)
-    if (t0 !== undefined) { histogram.recordValue(Math.max(1, Math.round((e.at - t0) * 1000))); submitTimes.delete(e.id) }
+    histogram.recordValue(Math.max(1, Math.round((e.at - t0) * 1000)))
   }
   // CPU and RSS sampled every second per validator.
   let lastCpu = [...cpu0]
@@ -116,15 +133,21 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
     const t = now()
     if (t - lastProgress > 500) {
       lastProgress = t
-      input.progress?.(input.name, (t - startedAt) / 1000, tracker.committed - committedBase, (tracker.committed - committedBase) / ((t - startedAt) / 1000))
+      input.progress?.(input.name, (t - startedAt) / 1000, committed, committed / ((t - startedAt) / 1000))
     }
   })
   loadEndedAt = outcome.endedAt
   outcome.sentPerSecond.forEach((n, k) => { bucketAt(startedAt + k * 1000).submitted += n })
   // Drain: everything accepted should commit; stop waiting when commits stop.
-  await waitForCommits(tracker, committedBase, outcome.accepted, input.drainIdleMs, () => {
-    input.progress?.(`${input.name} drain`, (now() - startedAt) / 1000, tracker.committed - committedBase, 0)
-  })
+  {
+    let last = committed
+    let lastChange = now()
+    while (committed < outcome.accepted && now() - lastChange < input.drainIdleMs) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      if (committed !== last) { last = committed; lastChange = now() }
+      input.progress?.(`${input.name} drain`, (now() - startedAt) / 1000, committed, 0)
+    }
+  }
   clearInterval(sampler)
   tracker.onTx = null
   const endAt = now()
@@ -133,7 +156,6 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
   const disk1 = live.map(i => diskBytes(cluster.nodes[i].dataDir))
   const counters1 = await chainCounters(cluster.nodes[live[0]].api)
   const harness1 = process.cpuUsage(harness0)
-  const committed = tracker.committed - committedBase
   const loadS = (outcome.endedAt - outcome.startedAt) / 1000
   const perValidator: ValidatorStats[] = live.map((i, j) => {
     const cpuS = cpu1[j] - cpu0[j]
