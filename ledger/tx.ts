@@ -78,13 +78,27 @@ export function decodeTx (bytes: Uint8Array, chainId: string, options: DecodeTxO
     if (err instanceof LedgerError) throw err
     throw malformed(err)
   }
-  const txBytes = encode(tx)
+  const txBytes = signedSlice(bytes) ?? encode(tx)
   const decoded: DecodedTx = { id: sha256(bytes), idHex: '', bytes, tx, txBytes, sig }
   decoded.idHex = toHex(decoded.id)
   if (options.skipSignature !== true && !checkTxSignature(decoded)) {
     throw new LedgerError('TX_BAD_SIGNATURE', 'signature does not verify for the sender', toHex(tx.sender))
   }
   return decoded
+}
+
+// A canonical envelope is the map {tx, sig}: keys sort "tx" (0x62…) before "sig" (0x63…), so it
+// is a2 | 62 'tx' | <tx> | 63 'sig' | 58 40 | <64-byte sig>, and the signed bytes are a slice of
+// it: no need to encode the transaction again.
+const ENVELOPE_HEAD = Uint8Array.of(0xa2, 0x62, 0x74, 0x78)
+const ENVELOPE_SIG_KEY = Uint8Array.of(0x63, 0x73, 0x69, 0x67, 0x58, 0x40)
+
+function signedSlice (bytes: Uint8Array): Uint8Array | null {
+  const tail = bytes.length - 70
+  if (tail <= ENVELOPE_HEAD.length) return null
+  for (let i = 0; i < ENVELOPE_HEAD.length; i++) if (bytes[i] !== ENVELOPE_HEAD[i]) return null
+  for (let i = 0; i < ENVELOPE_SIG_KEY.length; i++) if (bytes[tail + i] !== ENVELOPE_SIG_KEY[i]) return null
+  return bytes.subarray(ENVELOPE_HEAD.length, tail)
 }
 
 /** Whether the envelope's signature is the sender's over the signed bytes. Never throws. */

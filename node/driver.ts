@@ -9,7 +9,7 @@ import type { Logger } from './log.js'
 
 export interface SignStatePersistence { save (state: SignState): Promise<void> }
 
-export interface ConsensusWalPort { append (height: number, payload: Uint8Array): Promise<void>, prune (belowHeight: number): Promise<number> }
+export interface ConsensusWalPort { append (height: number, payload: Uint8Array, options?: { sync?: boolean }): Promise<void>, prune (belowHeight: number): Promise<number> }
 
 export interface DriverDeps {
   core: ConsensusCore
@@ -81,7 +81,8 @@ export class ConsensusDriver {
   receive (message: ConsensusMessage): void {
     if (this.queued >= MAX_QUEUED_EVENTS) { this.d.metrics?.p2pDropped.inc({ topic: 'consensus', reason: 'queue_full' }); return }
     const height = message.type === 'vote' ? message.vote.height : message.proposal.height
-    if (height > this.d.head().height) void this.d.wal.append(height, encodeMessage(message)).catch(err => this.d.log.warn('wal append failed', { err: String(err) }))
+    // Not synced: a lost received message is sent again by its author's rebroadcast.
+    if (height > this.d.head().height) void this.d.wal.append(height, encodeMessage(message), { sync: false }).catch(err => this.d.log.warn('wal append failed', { err: String(err) }))
     this.enqueue({ type: 'message', message })
   }
 
@@ -126,18 +127,25 @@ export class ConsensusDriver {
   private async execute (e: ConsensusEffect): Promise<void> {
     const m = this.d.metrics
     switch (e.type) {
-      case 'persistSignState':
+      case 'persistSignState': {
+        const started = performance.now()
         await this.d.signState.save(e.state)
+        const ms = performance.now() - started
+        if (ms > 20) this.d.log.debug('slow sign-state save', { ms: Math.round(ms), height: e.state.height, step: e.state.step })
         return
+      }
       case 'persistLock':
-        // The locked block and its +2/3 prevotes, so a restart keeps the lock and can prove it.
-        await this.d.wal.append(e.lock.height, encodeLockProof(e.lock))
+        // The locked block and its +2/3 prevotes, so a restart can re-propose and prove the
+        // lock. Safety does not hang on it (the lock itself is in the synced sign state), so it
+        // is written without an fsync that would stall the vote behind it.
+        void this.d.wal.append(e.lock.height, encodeLockProof(e.lock), { sync: false }).catch(err => this.d.log.warn('wal append failed', { err: String(err) }))
         return
       case 'broadcast': {
         const bytes = encodeMessage(e.message)
         const height = e.message.type === 'vote' ? e.message.vote.height : e.message.proposal.height
-        // Own messages go to the WAL too, so a restart can re-send what it already signed.
-        await this.d.wal.append(height, bytes)
+        // Own messages go to the WAL too, so a restart can re-send them; the sign state
+        // (synced before signing) is what prevents a conflicting signature, so no fsync here.
+        void this.d.wal.append(height, bytes, { sync: false }).catch(err => this.d.log.warn('wal append failed', { err: String(err) }))
         this.d.broadcast(bytes)
         if (e.message.type === 'proposal') m?.proposals.inc()
         return

@@ -99,8 +99,11 @@ export class ConsensusWal {
     return new ConsensusWal(dir, options.metrics, options.maxRecordBytes ?? DEFAULT_MAX_WAL_RECORD_BYTES)
   }
 
-  /** Appends one record to the height's file and returns once it is on disk. */
-  async append (height: number, payload: Uint8Array): Promise<void> {
+  /**
+   * Appends one record to the height's file. With `sync` (the default) it returns once the
+   * record is on disk; without, once it is in the OS (for records a peer can send again).
+   */
+  async append (height: number, payload: Uint8Array, options: { sync?: boolean } = {}): Promise<void> {
     checkHeight(height)
     if (!(payload instanceof Uint8Array)) throw new StorageError('STORE_BAD_INPUT', 'WAL payload must be bytes', payload)
     if (payload.length > this.maxRecordBytes) throw new StorageError('WAL_RECORD_TOO_LARGE', `WAL record of ${payload.length} bytes exceeds ${this.maxRecordBytes}`, payload.length)
@@ -109,7 +112,7 @@ export class ConsensusWal {
       const handle = await this.handleFor(height)
       const record = encodeWalRecord(payload)
       await handle.write(record)
-      await handle.datasync()
+      if (options.sync !== false) await handle.datasync()
       this.metrics?.observeWrite('wal', elapsedSeconds(start), record.length)
     })
   }
