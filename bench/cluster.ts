@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeTestnet } from '../cli/commands/testnet.js'
+import { waitForApi } from '../cli/commands/devnet.js'
 import { homePaths, loadKey } from '../cli/home.js'
 import { readConfig, writeConfig } from '../node/config.js'
 
@@ -61,19 +62,6 @@ export async function findBasePort (validators: number): Promise<number> {
     if (ok) return base
   }
   throw new Error('no free port range found for the benchmark cluster')
-}
-
-async function waitForHealth (url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`validator ${child.pid} exited (${child.exitCode ?? child.signalCode}) before its API answered`)
-    try {
-      const res = await fetch(`${url}/healthz`)
-      if (res.ok) return
-    } catch {}
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms`)
 }
 
 function tail (path: string, lines: number): string {
@@ -152,7 +140,7 @@ export class BenchCluster {
     const child = spawn(process.execPath, [...n.nodeArgs, cliMain(), 'start', '--home', n.home], { stdio: ['ignore', log, log], cwd: n.home })
     closeSync(log)
     n.child = child
-    await waitForHealth(n.api, child, 30_000)
+    await waitForApi(n.api, child, 30_000)
   }
 
   /** Stops validator i (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */

@@ -14,10 +14,11 @@ export interface DevnetInfo { chainId: string, home: string, nodes: DevnetNode[]
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url))
 
-async function waitForApi (url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** Resolves once a validator process's API answers /healthz; rejects if the process exits first. */
+export async function waitForApi (url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`process ${child.pid} exited with code ${child.exitCode} before its API answered`)
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`validator ${child.pid} exited (${child.exitCode ?? child.signalCode}) before its API answered`)
     try {
       const res = await fetch(`${url}/healthz`)
       if (res.ok) return
