@@ -106,7 +106,7 @@ async function startLoaded (o: BenchOptions, validators: number, dir: string, pr
   let k = 0
   const out = await runLoad({ rate: null, durationMs: 600_000, concurrency: o.concurrency, maxBacklog: 20_000, targets }, () => k < setup.length ? setup[k++] : null, submitter, tracker, times)
   if (out.accepted < setup.length) o.log(`setup: ${setup.length - out.accepted} of ${setup.length} registrations refused: ${JSON.stringify(out.rejected)}`)
-  await waitForCommits(tracker, base, out.accepted, 15_000, () => progress.update(0, tracker.committed - base, 0, 'setup'))
+  await waitForCommits(tracker, base, out.accepted, 60_000, () => progress.update(0, tracker.committed - base, 0, 'setup'))
   o.log(`setup: ${tracker.committed - base} registrations committed (${o.providers} providers, ${o.patients} patients)`)
   return { cluster, tracker, submitter, source }
 }
