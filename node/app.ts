@@ -3,7 +3,7 @@ import { merkleRoot, sha256 } from '../crypto/index.js'
 import { blockHash, encodeBlock, encodeCommit, ZERO_HASH, type Block, type Commit } from '../consensus/index.js'
 import {
   decodeTx, executeBlock, expectedNonce, verifyTxSignature, LedgerError,
-  type BlockExecution, type DecodedTx, type LedgerEvent, type LedgerState, type Write
+  type BlockContext, type BlockExecution, type DecodedTx, type LedgerEvent, type LedgerState, type Write
 } from '../ledger/index.js'
 import type { ChainStore } from '../storage/index.js'
 import { NodeError } from './errors.js'
@@ -98,9 +98,9 @@ export class Application {
     return out
   }
 
-  private execute (block: Block, txs: DecodedTx[]): BlockExecution {
+  private execute (ctx: BlockContext, txs: DecodedTx[]): BlockExecution {
     const started = process.hrtime.bigint()
-    const exec = executeBlock(this.state, { height: block.header.height, time: block.header.time, proposer: block.header.proposer }, txs)
+    const exec = executeBlock(this.state, ctx, txs)
     this.opts.metrics?.blockExecution.observe(Number(process.hrtime.bigint() - started) / 1e9)
     return exec
   }
@@ -113,15 +113,16 @@ export class Application {
 
   /** Proposer: take ready transactions, execute them, and seal the header with the state root. */
   buildBlock (p: { height: number, proposer: Uint8Array, prevHash: Uint8Array, lastCommit: Commit | null, lastCommitHash: Uint8Array, time: number }): Block {
+    const ctx: BlockContext = { height: p.height, time: p.time, proposer: p.proposer }
     let pending = this.mempool.reap(this.opts.maxBlockTxs, this.opts.maxBlockBytes, this.nextNonce)
-    let exec = this.execute({ header: { height: p.height, time: p.time, proposer: p.proposer } } as Block, pending.map(x => x.decoded))
+    let exec = this.execute(ctx, pending.map(x => x.decoded))
     const bad = exec.results.map((r, i) => INVALID_IN_BLOCK.has(r.code) ? i : -1).filter(i => i >= 0)
     if (bad.length > 0) {
       // Cannot happen with a consistent mempool; drop them rather than propose an invalid block.
       for (const i of bad) this.mempool.remove(pending[i].id)
       const skip = new Set(bad)
       pending = pending.filter((_, i) => !skip.has(i))
-      exec = this.execute({ header: { height: p.height, time: p.time, proposer: p.proposer } } as Block, pending.map(x => x.decoded))
+      exec = this.execute(ctx, pending.map(x => x.decoded))
     }
     const txs = pending.map(x => x.bytes)
     const block: Block = {
@@ -164,7 +165,7 @@ export class Application {
     if (known !== undefined) return bytesEqual(known.exec.stateRoot, h.stateRoot) ? null : 'stateRoot mismatch'
     let txs: DecodedTx[]
     try { txs = this.decodeBlockTxs(block) } catch (err) { return `bad transaction: ${(err as Error).message}` }
-    const exec = this.execute(block, txs)
+    const exec = this.execute({ height: h.height, time: h.time, proposer: h.proposer }, txs)
     const bad = exec.results.findIndex(r => INVALID_IN_BLOCK.has(r.code))
     if (bad >= 0) return `transaction ${bad} ${exec.results[bad].code}`
     if (!bytesEqual(exec.stateRoot, h.stateRoot)) return 'stateRoot mismatch'
