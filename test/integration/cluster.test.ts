@@ -74,8 +74,7 @@ t.test('kill -9 one validator: the other three keep committing; restarted, it ca
   const h0 = await cluster.height(0)
   const ids = await commitPatients(1, 5)
   await waitCommitted(0, ids)
-  await cluster.waitHeight(0, h0 + 3)
-  t.pass('three of four keep committing')
+  t.ok(await cluster.waitHeight(0, h0 + 3) >= h0 + 3, 'three of four keep committing')
   cluster.start(3)
   await cluster.waitHealthy(3)
   const target = await cluster.height(0)
@@ -110,8 +109,7 @@ t.test('SIGSTOP one validator for 8 s: the others change round and keep going; S
   paused.kill('SIGSTOP')
   try {
     await commitPatients(0, 3)
-    await cluster.waitHeight(0, h0 + 3, 60_000)
-    t.pass('three of four commit while one is frozen, including heights it should propose')
+    t.ok(await cluster.waitHeight(0, h0 + 3, 60_000) >= h0 + 3, 'three of four commit while one is frozen, including heights it should propose')
   } finally {
     paused.kill('SIGCONT')
   }
