@@ -58,7 +58,9 @@ export function isStrictlyWellFormed (publicKey: Uint8Array, signature: Uint8Arr
 }
 
 const publicKeyCache = new Map<string, KeyObject>()
-const PUBLIC_KEY_CACHE_MAX = 100_000
+// Each cached KeyObject holds native memory (~1-2 KB); 16 k covers the active senders and the
+// validators, while one-off keys (a patient registering) are not kept forever.
+const PUBLIC_KEY_CACHE_MAX = 16_384
 
 function publicKeyObject (publicKey: Uint8Array): KeyObject {
   const hex = Buffer.from(publicKey).toString('hex')
