@@ -76,20 +76,36 @@ async function showTx (id) {
   $('txout').textContent = JSON.stringify(x.tx?.body ?? x, null, 2)
 }
 function grantee (g) { return g.type === 'provider' ? 'provider ' + short(g.key) : g.type === 'org' ? 'org ' + g.member : 'role ' + g.role }
-let patientStream = null
-async function showPatient (id) {
+// One filtered stream per shown patient. The trail is (re)loaded every time the stream
+// opens, so a tx committed before the subscription went live (or during a reconnect) is
+// never missed; a load that a newer one overtook is dropped instead of painted over it.
+let patientStream = null, patientShown = null, patientLive = false, patientLoads = 0, patientTimer = null
+function showPatient (id) {
   $('pid').value = id
-  if (patientStream) { patientStream.close(); patientStream = null }
-  if (!HEX64.test(id)) { $('pstatus').textContent = 'not a 64-hex patient id'; return }
+  if (patientShown !== id) {
+    if (patientStream) patientStream.close()
+    patientStream = null; patientShown = id; patientLive = false; patientSummary = ''
+    if (!HEX64.test(id)) { $('pstatus').textContent = 'not a 64-hex patient id'; return }
+    patientStream = new EventSource('/v1/events?patient=' + id)
+    patientStream.onopen = () => { patientLive = true; loadPatient(id) }
+    patientStream.onerror = () => { patientLive = false; paintPatientStatus() }
+    patientStream.addEventListener('tx', () => { if (!patientTimer) patientTimer = setTimeout(() => { patientTimer = null; loadPatient(id) }, 100) })
+  }
+  if (HEX64.test(id)) loadPatient(id)
+}
+let patientSummary = ''
+function paintPatientStatus () { if (patientSummary) $('pstatus').textContent = patientSummary + (patientLive ? ' — following live' : ' — connecting') }
+async function loadPatient (id) {
+  const load = ++patientLoads
   const [c, a, rec] = await Promise.all([get('/v1/patients/' + id + '/consents'), get('/v1/patients/' + id + '/audit?limit=200'), get('/v1/patients/' + id + '/records')])
-  if (!c.ok || !a.ok) { $('pstatus').textContent = (c.body.error || a.body.error).code; return }
+  if (load !== patientLoads || patientShown !== id) return
+  if (!c.ok || !a.ok) { patientSummary = ''; $('pstatus').textContent = (c.body.error || a.body.error).code; return }
   const consents = c.body.consents, audit = a.body
   const bg = audit.filter(e => e.breakGlass).length
-  $('pstatus').textContent = (rec.body.registered ? 'registered patient' : 'unknown patient') + ': ' + consents.length + ' consents, ' + audit.length + ' audit entries' + (bg ? ', ' + bg + ' break-glass' : '') + ' — following live'
+  patientSummary = (rec.body.registered ? 'registered patient' : 'unknown patient') + ': ' + consents.length + ' consents, ' + audit.length + ' audit entries' + (bg ? ', ' + bg + ' break-glass' : '')
+  paintPatientStatus()
   $('consents').tBodies[0].innerHTML = consents.map(v => { const g = v.grant; return '<tr data-grant="' + esc(g.id) + '"><td>' + txLink(g.id) + '</td><td>' + esc(grantee(g.grantee)) + '</td><td>' + esc(g.categories.join(' ')) + (g.exclude ? ' <span class="muted">except ' + esc(g.exclude.join(' ')) + '</span>' : '') + '</td><td>' + esc(g.actions.join(' ')) + '</td><td>' + esc(g.purposes.join(' ')) + '</td><td>' + when(g.validUntil) + '</td><td class="' + (v.status === 'active' ? 'ok' : 'muted') + '">' + esc(v.status) + '</td></tr>' }).join('')
   $('audit').tBodies[0].innerHTML = audit.slice().reverse().map(e => '<tr data-tx="' + esc(e.txId) + '"><td>' + e.at.height + '</td><td>' + when(e.at.time) + '</td><td>' + esc(e.type) + (e.breakGlass ? ' <span class="flag">break-glass</span>' : '') + '</td><td><code>' + esc(short(e.actor)) + '</code></td><td>' + esc([e.action, e.category, e.purpose].filter(Boolean).join(' ')) + '</td><td class="' + (e.permit === false ? 'bad' : 'ok') + '">' + (e.permit === undefined ? '' : e.permit ? 'permit' : 'deny') + (e.reason ? ' <span class="muted">' + esc(e.reason) + '</span>' : '') + '</td><td>' + txLink(e.txId) + '</td></tr>').join('')
-  patientStream = new EventSource('/v1/events?patient=' + id)
-  patientStream.addEventListener('tx', () => showPatient(id))
 }
 $('txform').onsubmit = e => { e.preventDefault(); location.hash = 'tx=' + $('txid').value.trim() }
 $('pform').onsubmit = e => { e.preventDefault(); location.hash = 'patient=' + $('pid').value.trim() }

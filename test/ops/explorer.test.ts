@@ -79,6 +79,9 @@ if (!existsSync(CHROMIUM)) {
     t.match(grantRow, /provider/)
     t.match(grantRow, /active/)
     t.match(grantRow, /TREAT/)
+    // The page says "following live" only once its patient stream is open; what commits
+    // after that must show up without a reload.
+    await page.waitForFunction(() => document.getElementById('pstatus')?.textContent?.includes('following live'), null, { timeout: 15_000 })
     const ids = await accessAndBreakGlass(client, world)
     await page.waitForSelector(`#audit tbody tr[data-tx="${ids.breakGlass}"]`, { timeout: 15_000 })
     await page.waitForSelector(`#audit tbody tr[data-tx="${ids.access}"]`, { timeout: 15_000 })
