@@ -7,14 +7,15 @@ import { join } from 'node:path'
 import { writeTestnet } from '../../cli/commands/testnet.js'
 import { readKeyFile } from '../../crypto/index.js'
 import { MedchainClient } from '../../cli/client.js'
+import { reserveBasePort } from '../ports.js'
 
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 
 export interface ValidatorProc { index: number, home: string, api: string, client: MedchainClient, proc: ChildProcess | null, seed: Uint8Array, publicKey: Uint8Array }
 
-/** A base port unlikely to collide with another test file running in parallel. */
+/** A base port reserved for this test process (test/ports.ts). */
 export function randomBasePort (): number {
-  return 30000 + Math.floor(Math.random() * 500) * 40
+  return reserveBasePort()
 }
 
 export class Cluster {

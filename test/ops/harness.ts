@@ -2,7 +2,6 @@
 // command (compiled, as operators run it), free ports, and a small healthcare workload.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +10,7 @@ import { generateSeed } from '../../crypto/index.js'
 import { buildTx, fastSigner, type TxBody, type TxKind, type TxSigner } from '../../ledger/index.js'
 import { MedchainClient } from '../../cli/client.js'
 import { loadKey } from '../../cli/home.js'
+import { reserveBasePort } from '../ports.js'
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const MAIN = join(ROOT, 'dist', 'cli', 'main.js')
@@ -29,23 +29,10 @@ export interface RunningDevnet {
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
-function portFree (port: number): Promise<boolean> {
-  return new Promise(resolve => {
-    const srv = createServer()
-    srv.once('error', () => resolve(false))
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
-  })
-}
-
-/** A base port where node i's API (base+10i) and p2p (base+10i+1) ports are all free. */
+/** A base port where node i's API (base+10i) and p2p (base+10i+1) ports are reserved (test/ports.ts). */
 export async function freeBasePort (validators: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 30_000 + 10 * Math.floor(Math.random() * 2_500)
-    let ok = true
-    for (let i = 0; i < validators && ok; i++) ok = await portFree(base + 10 * i) && await portFree(base + 10 * i + 1)
-    if (ok) return base
-  }
-  throw new Error('no free port range found')
+  if (validators > 20) throw new Error(`a test slot holds 20 validators, not ${validators}`)
+  return reserveBasePort()
 }
 
 export function requireBuild (): void {
