@@ -140,7 +140,7 @@ export class BenchCluster {
     const child = spawn(process.execPath, [...n.nodeArgs, cliMain(), 'start', '--home', n.home], { stdio: ['ignore', log, log], cwd: n.home })
     closeSync(log)
     n.child = child
-    await waitForApi(n.api, child, 30_000)
+    await waitForApi(n.api, child, 30_000, homePaths(n.home).log)
   }
 
   /** Stops validator i (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, openSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
@@ -15,10 +15,12 @@ export interface DevnetInfo { chainId: string, home: string, nodes: DevnetNode[]
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url))
 
 /** Resolves once a validator process's API answers /healthz; rejects if the process exits first. */
-export async function waitForApi (url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+export async function waitForApi (url: string, child: ChildProcess, timeoutMs: number, logPath?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`validator ${child.pid} exited (${child.exitCode ?? child.signalCode}) before its API answered`)
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`validator ${child.pid} exited (${child.exitCode ?? child.signalCode}) before its API answered` + (logPath === undefined ? '' : `; last lines of ${logPath}:\n${logTail(logPath, 3)}`))
+    }
     try {
       const res = await fetch(`${url}/healthz`)
       if (res.ok) return
@@ -26,6 +28,10 @@ export async function waitForApi (url: string, child: ChildProcess, timeoutMs: n
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`)
+}
+
+function logTail (path: string, lines: number): string {
+  try { return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') } catch { return '(no log)' }
 }
 
 /** Starts one validator process per home of a devnet folder; returns once every API answers. */
@@ -47,7 +53,7 @@ export async function runDevnet (opts: { validators: number, home: string, baseP
     const api = `http://${config.api.host}:${config.api.port}`
     nodes.push({ name: config.moniker, pid: child.pid ?? -1, api, dashboard: `${api}/`, metrics: `${api}/metrics`, p2p: `/ip4/${config.p2p.host}/tcp/${config.p2p.port}`, home: h })
   }
-  await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 90_000)))
+  await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 90_000, homePaths(n.home).log)))
   const info: DevnetInfo = { chainId: genesis.chainId, home, nodes }
   writeFileSync(join(home, 'devnet.json'), JSON.stringify(info, null, 2) + '\n')
   writePrometheusFiles(home, info)
