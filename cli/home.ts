@@ -10,7 +10,7 @@ export function homePaths (home: string): { home: string, config: string, genesi
 }
 
 /** Creates a node home with a fresh validator key and a config; refuses to overwrite a key. */
-export function createHome (home: string, overrides: { moniker: string, apiPort: number, p2pPort: number }): { key: KeyPair, config: NodeConfig } {
+export function createHome (home: string, overrides: { moniker: string, apiPort: number, p2pPort: number, p2pHost?: string }): { key: KeyPair, config: NodeConfig } {
   const p = homePaths(home)
   if (existsSync(p.key)) throw new Error(`${p.key} already exists: refusing to overwrite a validator key`)
   mkdirSync(p.home, { recursive: true, mode: 0o700 })
@@ -19,6 +19,7 @@ export function createHome (home: string, overrides: { moniker: string, apiPort:
   config.moniker = overrides.moniker
   config.api.port = overrides.apiPort
   config.p2p.port = overrides.p2pPort
+  if (overrides.p2pHost !== undefined) config.p2p.host = overrides.p2pHost
   writeConfig(p.home, config)
   return { key, config }
 }

@@ -1,26 +1,50 @@
 import { writeFileSync } from 'node:fs'
+import { isIPv4 } from 'node:net'
 import { Command } from 'commander'
 import { toHex } from '../../codec/index.js'
 import { createHome, homePaths } from '../home.js'
+import { NodeError } from '../../node/errors.js'
 import type { Genesis } from '../../node/genesis.js'
 
-export interface TestnetOptions { validators: number, out: string, chainId: string, basePort: number, genesisTime?: number }
+export interface TestnetOptions {
+  validators: number
+  out: string
+  chainId: string
+  basePort: number
+  genesisTime?: number
+  /** One IPv4 address per validator: its genesis p2p multiaddr and its config p2p.host. Default: all 127.0.0.1. */
+  hosts?: string[]
+}
 
 /** Ports of validator i: API at base + 10 i, p2p at base + 10 i + 1. */
 export function portsOf (basePort: number, index: number): { api: number, p2p: number } {
   return { api: basePort + index * 10, p2p: basePort + index * 10 + 1 }
 }
 
+/** Checks a --hosts list against the validator count; throws TESTNET_HOSTS_COUNT or TESTNET_BAD_HOST. */
+export function checkHosts (hosts: string[], validators: number): string[] {
+  if (hosts.length !== validators) {
+    throw new NodeError('TESTNET_HOSTS_COUNT', `--hosts lists ${hosts.length} address${hosts.length === 1 ? '' : 'es'} for ${validators} validator${validators === 1 ? '' : 's'}: give exactly one IPv4 address per validator`, 400, hosts)
+  }
+  for (const [i, h] of hosts.entries()) {
+    if (!isIPv4(h)) throw new NodeError('TESTNET_BAD_HOST', `--hosts entry ${i + 1} (${JSON.stringify(h)}) is not an IPv4 address such as 10.0.0.${i + 1}`, 400, h)
+    if (h === '0.0.0.0' || h === '255.255.255.255') throw new NodeError('TESTNET_BAD_HOST', `--hosts entry ${i + 1} (${h}) is not an address other validators can dial`, 400, h)
+  }
+  return hosts
+}
+
 /** Writes one home per validator and the shared genesis.json into each. */
 export function writeTestnet (opts: TestnetOptions): { genesis: Genesis, homes: string[] } {
+  // Checked before any home is written, so a bad list leaves nothing behind.
+  const hosts = opts.hosts === undefined ? Array.from({ length: opts.validators }, () => '127.0.0.1') : checkHosts(opts.hosts, opts.validators)
   const homes: string[] = []
   const validators: Genesis['validators'] = []
   for (let i = 0; i < opts.validators; i++) {
     const home = homePaths(`${opts.out}/node${i}`).home
     const ports = portsOf(opts.basePort, i)
-    const { key } = createHome(home, { moniker: `node${i}`, apiPort: ports.api, p2pPort: ports.p2p })
+    const { key } = createHome(home, { moniker: `node${i}`, apiPort: ports.api, p2pPort: ports.p2p, p2pHost: hosts[i] })
     homes.push(home)
-    validators.push({ name: `node${i}`, publicKey: toHex(key.publicKey), power: 1, p2p: `/ip4/127.0.0.1/tcp/${ports.p2p}` })
+    validators.push({ name: `node${i}`, publicKey: toHex(key.publicKey), power: 1, p2p: `/ip4/${hosts[i]}/tcp/${ports.p2p}` })
   }
   // Genesis time is data, fixed once here; the chain never reads a clock in consensus.
   const genesis: Genesis = { chainId: opts.chainId, genesisTime: opts.genesisTime ?? Date.now(), validators }
@@ -35,8 +59,10 @@ export function testnetCommand (): Command {
     .option('--validators <n>', 'number of validators', v => parseInt(v, 10), 4)
     .option('--chain-id <id>', 'chain id', 'medchain-testnet')
     .option('--base-port <port>', 'API port of node0; node i uses base+10i (API) and base+10i+1 (p2p)', v => parseInt(v, 10), 26600)
-    .action((o: { out: string, validators: number, chainId: string, basePort: number }) => {
-      const { homes } = writeTestnet({ validators: o.validators, out: o.out, chainId: o.chainId, basePort: o.basePort })
+    .option('--hosts <list>', 'comma-separated IPv4 address of each validator\'s machine, in order (its p2p address in genesis and its p2p.host); default 127.0.0.1 for all',
+      v => v.split(',').map(h => h.trim()))
+    .action((o: { out: string, validators: number, chainId: string, basePort: number, hosts?: string[] }) => {
+      const { homes } = writeTestnet({ validators: o.validators, out: o.out, chainId: o.chainId, basePort: o.basePort, hosts: o.hosts })
       for (const h of homes) console.log(h)
     })
 }
