@@ -1,10 +1,13 @@
-// Real validator processes on 127.0.0.1 for integration tests: homes from `testnet`,
-// one `medchain start` process each, killed for real (SIGKILL) when a test says so.
+// Real validator processes for integration tests: homes from `testnet`, one `medchain start`
+// process each, killed for real (SIGKILL) when a test says so. On 127.0.0.1 by default; with
+// `hosts` and `launcher` each validator binds p2p and API to its own address and is started
+// through a command prefix (e.g. `ip netns exec <ns>`, see netns.ts).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { writeTestnet } from '../../cli/commands/testnet.js'
+import { readConfig, writeConfig } from '../../node/config.js'
 import { readKeyFile } from '../../crypto/index.js'
 import { MedchainClient } from '../../cli/client.js'
 import { reserveBasePort } from '../ports.js'
@@ -18,18 +21,34 @@ export function randomBasePort (): number {
   return reserveBasePort()
 }
 
+export interface ClusterOptions {
+  /** One IPv4 per validator: its p2p address (`testnet --hosts`) and its API address. */
+  hosts?: string[]
+  /** Command prefix validator i is started with; it must exec the node (same pid), like `ip netns exec`. */
+  launcher?: (index: number) => string[]
+}
+
 export class Cluster {
   readonly nodes: ValidatorProc[] = []
   readonly dir: string
   chainId = ''
 
-  constructor (readonly size: number, readonly basePort = randomBasePort(), chainId = 'medchain-it') {
+  private readonly launcher?: (index: number) => string[]
+
+  constructor (readonly size: number, readonly basePort = randomBasePort(), chainId = 'medchain-it', opts: ClusterOptions = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'medchain-it-'))
-    const { homes, genesis } = writeTestnet({ validators: size, out: this.dir, chainId, basePort })
+    const { homes, genesis } = writeTestnet({ validators: size, out: this.dir, chainId, basePort, hosts: opts.hosts })
     this.chainId = genesis.chainId
+    this.launcher = opts.launcher
     homes.forEach((home, index) => {
       const key = readKeyFile(join(home, 'node_key.json'))
-      const api = `http://127.0.0.1:${basePort + index * 10}`
+      const host = opts.hosts?.[index] ?? '127.0.0.1'
+      if (opts.hosts !== undefined) {
+        const config = readConfig(home)
+        config.api.host = host
+        writeConfig(home, config)
+      }
+      const api = `http://${host}:${basePort + index * 10}`
       this.nodes.push({ index, home, api, client: new MedchainClient(api), proc: null, seed: key.seed, publicKey: key.publicKey })
     })
   }
@@ -37,7 +56,8 @@ export class Cluster {
   start (index: number, extraEnv: Record<string, string> = {}): ChildProcess {
     const n = this.nodes[index]
     const log = openSync(join(n.home, 'node.log'), 'a')
-    const proc = spawn(process.execPath, [MAIN, 'start', '--home', n.home], { stdio: ['ignore', log, log], env: { ...process.env, ...extraEnv } })
+    const command = [...(this.launcher?.(index) ?? []), process.execPath, MAIN, 'start', '--home', n.home]
+    const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', log, log], env: { ...process.env, ...extraEnv } })
     n.proc = proc
     return proc
   }
