@@ -10,10 +10,15 @@
 //                      device whose UDP underlay ends in a relay in this process, which applies
 //                      the same per-packet rules (see NetemRelay). clear() undoes either.
 // Needs root and iproute2 only. Names carry pid % 1000 (`mcbr<tag>`, `mc<tag>n<i>`, `mc<tag>v<i>`);
-// up() first removes leftovers of a crashed earlier run with the same names; down() removes
-// everything and also runs at process exit.
+// up() first removes leftovers of a crashed earlier run with the same names, and of any run whose
+// owner file ($TMPDIR/medchain-netns/<tag>) names a dead process, killing what still runs inside;
+// down() removes everything, and also runs at exit and on SIGALRM (tap's timeout), SIGTERM,
+// SIGINT and SIGHUP.
 import { execFileSync } from 'node:child_process'
 import dgram from 'node:dgram'
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface NetemSpec {
   delayMs: number
@@ -46,6 +51,8 @@ function tc (args: string[]): string {
 function quietly (fn: () => unknown): void { try { fn() } catch {} }
 
 const PID_TAG = process.pid % 1000
+const SIGNALS: NodeJS.Signals[] = ['SIGALRM', 'SIGTERM', 'SIGINT', 'SIGHUP']
+const HAS_SETPRIV = ((): boolean => { try { execFileSync('setpriv', ['--version'], { stdio: 'ignore' }); return true } catch { return false } })()
 
 export class TestNetwork {
   readonly tag = PID_TAG
@@ -63,6 +70,11 @@ export class TestNetwork {
   private relay: NetemRelay | null = null
   private isUp = false
   private readonly onExit = (): void => { this.down() }
+  /** On a fatal signal (tap's timeout sends SIGALRM, then SIGKILL): clean up, then let the signal do what it did before. */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.down()
+    process.kill(process.pid, signal)
+  }
 
   constructor (readonly size: number) {
     if (size < 1 || size > 200) throw new Error('1..200 validators')
@@ -91,12 +103,21 @@ export class TestNetwork {
   /** IPv4 address of validator i (its p2p and API bind here). */
   address (i: number): string { return `${this.subnet}.${i + 1}` }
   hosts (): string[] { return this.namespaces.map((_, i) => this.address(i)) }
-  /** Command prefix that runs a program inside validator i's namespace (exec, same pid). */
-  launcher (i: number): string[] { return ['ip', 'netns', 'exec', this.namespaces[i]] }
+  /**
+   * Command prefix that runs a program inside validator i's namespace (exec, same pid). With
+   * util-linux's setpriv, the program is also SIGKILLed when this process dies, so a test killed
+   * outright leaves no validator running.
+   */
+  launcher (i: number): string[] {
+    return ['ip', 'netns', 'exec', this.namespaces[i], ...(HAS_SETPRIV ? ['setpriv', '--pdeathsig', 'SIGKILL', '--'] : [])]
+  }
 
   up (): void {
     this.removeLeftovers()
+    mkdirSync(OWNERS, { recursive: true })
+    writeFileSync(ownerFile(this.tag), String(process.pid))
     process.once('exit', this.onExit)
+    for (const sig of SIGNALS) process.prependOnceListener(sig, this.onSignal)
     this.isUp = true
     ip(['link', 'add', this.bridge, 'type', 'bridge'])
     ip(['addr', 'add', `${this.gateway}/24`, 'dev', this.bridge])
@@ -187,24 +208,32 @@ export class TestNetwork {
     if (!this.isUp) return
     this.isUp = false
     process.removeListener('exit', this.onExit)
+    for (const sig of SIGNALS) process.removeListener(sig, this.onSignal)
     this.relay?.close()
     this.relay = null
     this.blackholes = []
     this.netemMode = null
-    this.removeLeftovers()
+    removeTag(this.tag)
+    quietly(() => { rmSync(ownerFile(this.tag)) })
   }
 
-  /** Everything with this run's names, also from a crashed earlier run with the same pid % 1000. */
+  /**
+   * Everything with this run's names (also from a crashed earlier run with the same pid % 1000),
+   * and every network of an earlier run whose owner file names a process that no longer exists
+   * (a run killed with SIGKILL cannot clean up after itself).
+   */
   private removeLeftovers (): void {
-    for (const ns of this.namespaces) {
-      let pids: string[] = []
-      try { pids = ip(['netns', 'pids', ns]).split(/\s+/).filter(p => /^\d+$/.test(p)) } catch {}
-      // Validators left running by a crashed run of this file: they live in our namespaces only.
-      for (const pid of pids) quietly(() => process.kill(Number(pid), 'SIGKILL'))
-      quietly(() => ip(['netns', 'del', ns]))
+    removeTag(this.tag)
+    quietly(() => { rmSync(ownerFile(this.tag)) })
+    let owners: string[] = []
+    try { owners = readdirSync(OWNERS).filter(f => /^\d+$/.test(f)) } catch {}
+    for (const f of owners) {
+      let pid = 0
+      try { pid = Number(readFileSync(ownerFile(Number(f)), 'utf8')) } catch { continue }
+      if (pid > 0 && alive(pid)) continue
+      removeTag(Number(f))
+      quietly(() => { rmSync(ownerFile(Number(f))) })
     }
-    for (const v of this.veths) quietly(() => ip(['link', 'del', v]))
-    quietly(() => ip(['link', 'del', this.bridge]))
   }
 
   /** VXLAN device `mcx` in every namespace; its underlay goes to the relay; /32 routes to peers over it. */
@@ -228,6 +257,31 @@ export class TestNetwork {
       }
     }
   }
+}
+
+/** Owner files: OWNERS/<tag> holds the pid of the run that built network <tag>. */
+const OWNERS = join(tmpdir(), 'medchain-netns')
+function ownerFile (tag: number): string { return join(OWNERS, String(tag)) }
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as { code?: string }).code === 'EPERM' }
+}
+
+/** Removes the namespaces `mc<tag>n*` (SIGKILLing what still runs in them), the veths `mc<tag>v*` and the bridge `mcbr<tag>`. */
+function removeTag (tag: number): void {
+  let names: string[] = []
+  try { names = ip(['netns', 'list']).split('\n').map(l => l.split(' ')[0]).filter(n => new RegExp(`^mc${tag}n\\d+$`).test(n)) } catch {}
+  for (const ns of names) {
+    let pids: string[] = []
+    try { pids = ip(['netns', 'pids', ns]).split(/\s+/).filter(p => /^\d+$/.test(p)) } catch {}
+    // Validators left running by a crashed run: they live in that run's namespaces only.
+    for (const pid of pids) quietly(() => { process.kill(Number(pid), 'SIGKILL') })
+    quietly(() => ip(['netns', 'del', ns]))
+  }
+  let links: string[] = []
+  try { links = ip(['-o', 'link', 'show']).split('\n').map(l => l.split(':')[1]?.trim().split('@')[0] ?? '').filter(n => new RegExp(`^mc${tag}v\\d+$`).test(n)) } catch {}
+  for (const v of links) quietly(() => ip(['link', 'del', v]))
+  quietly(() => ip(['link', 'del', `mcbr${tag}`]))
 }
 
 function macOf (i: number): string { return `02:6d:63:00:00:${(i + 1).toString(16).padStart(2, '0')}` }

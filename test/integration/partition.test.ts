@@ -32,8 +32,8 @@ if (unavailable !== null) {
   t.teardown(async () => {
     load.stop()
     monitor.stop()
+    net.down() // synchronous: kills what runs in the namespaces, removes them, the veths and the bridge
     await cluster?.stopAll()
-    net.down()
     console.error(`# partition timings: ${JSON.stringify(timings)}`)
   })
   net.up()
@@ -244,6 +244,12 @@ if (unavailable !== null) {
     await sleep(Math.max(0, 12_000 - (Date.now() - t0)))
     const seen = window()
     const end = await heights()
+    // What the isolated node says about itself: libp2p notices a dead connection only when a ping
+    // times out (every 10 s, timeout >= 10 s), so for up to ~20 s it still lists its peers.
+    const isoPeers = (await c.status(iso)).peers.length
+    const isoReady = (await fetch(`${c.nodes[iso].api}/readyz`)).status
+    timings['a.isolatedNodeView'] = `${isoPeers} peers, /readyz ${isoReady}`
+    t.comment(`after ${((Date.now() - t0) / 1000).toFixed(1)} s isolated, node${iso} lists ${isoPeers} connected peers and /readyz answers ${isoReady}`)
     t.ok(settled[iso] <= h0[iso] + 1, `node${iso} committed at most the height in flight (${h0[iso]} → ${settled[iso]})`)
     t.equal(Math.max(seen[iso], end[iso]), settled[iso], `node${iso} commits nothing while isolated (stays at ${settled[iso]})`)
     for (const i of [0, 1, 2]) t.ok(end[i] >= settled[i] + 3, `node${i} keeps committing while node${iso} is isolated (${settled[i]} → ${end[i]})`)
