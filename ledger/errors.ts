@@ -10,6 +10,7 @@ export type LedgerErrorCode =
   | 'GENESIS_INVALID'
   | 'STATE_MISMATCH'
   | 'STATE_CORRUPT'
+  | 'STATE_SOURCE_SET'
 
 export class LedgerError extends Error {
   readonly code: LedgerErrorCode

@@ -38,43 +38,95 @@ export interface ExecutionChanges {
 export const decodedWrites = new WeakMap<object, Map<string, unknown>>()
 
 /**
- * The in-memory ledger state: string keys → canonical CBOR values, plus the state root
- * and height it corresponds to. Synchronous and deterministic; persisted by the node.
+ * Committed state values, read synchronously: the node's LevelDB (storage getSync).
+ * The ledger does no I/O itself; it reads what the node has durably committed.
+ */
+export interface StateSource {
+  read: (key: string) => Uint8Array | undefined
+}
+
+/** Decoded values kept at most; a miss decodes the bytes again (14 µs), results never change. */
+export const DEFAULT_DECODED_CACHE = 20_000
+
+/**
+ * The ledger state at one height: string keys → canonical CBOR values, the state root and
+ * the height. Synchronous and deterministic.
+ *
+ * Two modes. In memory (tests, the simulator, a chain before its first block): every entry
+ * lives in `entries`. Backed by a StateSource (a running node): values live on disk and
+ * are read through a bounded cache of decoded values, so memory does not grow with the
+ * state; only the group index (keys of per-patient groups) and writes not yet in the
+ * source (genesis, until the first block carries it) stay in memory.
  */
 export class LedgerState implements StateView {
-  private readonly entries = new Map<string, Uint8Array>()
-  private readonly cache = new Map<string, unknown>()
+  /** In memory: the whole state. Backed: writes the source does not have yet (null = deleted). */
+  private readonly entries = new Map<string, Uint8Array | null>()
+  private readonly cache: Map<string, unknown> = new Map()
   private readonly groups = new Map<string, Set<string>>()
+  private source: StateSource | null = null
   private root: Uint8Array
   private h: number
+  private readonly cacheLimit: number
 
-  constructor (stateRoot: Uint8Array = new Uint8Array(32), height = 0) {
+  constructor (stateRoot: Uint8Array = new Uint8Array(32), height = 0, opts: { decodedCache?: number } = {}) {
     this.root = stateRoot
     this.h = height
+    this.cacheLimit = Math.max(1, opts.decodedCache ?? DEFAULT_DECODED_CACHE)
   }
 
-  /** Rebuilds the state on restart from every persisted (key, value) and the last root. */
+  /** An in-memory state from every (key, value) and the root they hash to. */
   static fromEntries (entries: Iterable<[string, Uint8Array]>, stateRoot: Uint8Array, height: number): LedgerState {
     const state = new LedgerState(stateRoot, height)
     for (const [key, value] of entries) state.set(key, value)
     return state
   }
 
+  /** A state backed by committed storage: `keys` are every stored key (for the group index). */
+  static fromSource (source: StateSource, keys: Iterable<string>, stateRoot: Uint8Array, height: number, opts: { decodedCache?: number } = {}): LedgerState {
+    const state = new LedgerState(stateRoot, height, opts)
+    state.source = source
+    for (const key of keys) state.index(key)
+    return state
+  }
+
+  /**
+   * Backs an in-memory state (genesis) by storage. Its entries stay in memory until an
+   * apply marked persisted: the node writes them with the first block, in the same batch.
+   */
+  attachSource (source: StateSource): void {
+    if (this.source !== null) throw new LedgerError('STATE_SOURCE_SET', 'state already has a source', null)
+    this.source = source
+  }
+
   get stateRoot (): Uint8Array { return this.root }
   get height (): number { return this.h }
+  get backed (): boolean { return this.source !== null }
+
+  /** Entries held in memory (the whole state in memory mode). */
   get size (): number { return this.entries.size }
 
-  getBytes (key: string): Uint8Array | undefined { return this.entries.get(key) }
+  getBytes (key: string): Uint8Array | undefined {
+    const own = this.entries.get(key)
+    if (own !== undefined) return own ?? undefined
+    if (this.entries.has(key) || this.source === null) return undefined
+    return this.source.read(key)
+  }
 
   get<T>(key: string): T | undefined {
-    if (this.cache.has(key)) return this.cache.get(key) as T
-    const bytes = this.entries.get(key)
+    const cached = this.cache.get(key)
+    if (cached !== undefined) {
+      // Refresh its place: the cache evicts in insertion order, so this makes it LRU.
+      this.cache.delete(key)
+      this.cache.set(key, cached)
+      return cached as T
+    }
+    const bytes = this.getBytes(key)
     if (bytes === undefined) return undefined
     let value: unknown
     try { value = decode(bytes, VALUE_LIMITS) } catch (err) {
       throw new LedgerError('STATE_CORRUPT', `value at ${key} does not decode: ${(err as Error).message}`, key)
     }
-    this.cache.set(key, value)
+    this.remember(key, value)
     return value as T
   }
 
@@ -83,22 +135,37 @@ export class LedgerState implements StateView {
     return set === undefined ? [] : [...set].sort()
   }
 
-  /** Every entry in key order (for persistence checks and snapshots). */
+  /** Every in-memory entry in key order (the whole state in memory mode: determinism checks). */
   * sortedEntries (): IterableIterator<[string, Uint8Array]> {
-    for (const key of [...this.entries.keys()].sort()) yield [key, this.entries.get(key) as Uint8Array]
+    for (const key of [...this.entries.keys()].sort()) {
+      const value = this.entries.get(key)
+      if (value !== null && value !== undefined) yield [key, value]
+    }
   }
 
-  /** Applies a block's writes (not its appends, which live on disk only). */
-  apply (exec: ExecutionChanges): void {
+  /**
+   * Applies a block's writes (not its appends, which live on disk only). `persisted`: the
+   * node has durably written this block's writes, and every earlier one, to the source.
+   */
+  apply (exec: ExecutionChanges, opts: { persisted?: boolean } = {}): void {
     if (!bytesEqual(exec.prevStateRoot, this.root)) {
       throw new LedgerError('STATE_MISMATCH', `execution was built on root ${toHex(exec.prevStateRoot)}, state is at ${toHex(this.root)}`, exec.height)
     }
+    const durable = this.source !== null && opts.persisted === true
+    if (durable) this.entries.clear()
     const decoded = decodedWrites.get(exec)
     for (const [key, value] of exec.writes) {
-      if (value === null) this.delete(key)
-      else {
-        this.set(key, value)
-        if (decoded?.has(key) === true) this.cache.set(key, decoded.get(key))
+      if (value === null) {
+        this.cache.delete(key)
+        this.unindex(key)
+        if (durable) continue
+        if (this.source === null) this.entries.delete(key)
+        else this.entries.set(key, null)
+      } else {
+        this.cache.delete(key)
+        this.index(key)
+        if (!durable) this.entries.set(key, owned(value))
+        if (decoded?.has(key) === true) this.remember(key, decoded.get(key))
       }
     }
     this.root = exec.stateRoot
@@ -106,26 +173,47 @@ export class LedgerState implements StateView {
   }
 
   private set (key: string, value: Uint8Array): void {
-    this.entries.set(key, value)
+    this.entries.set(key, owned(value))
     this.cache.delete(key)
-    const g = groupOf(key)
-    if (g !== null) {
-      let set = this.groups.get(g)
-      if (set === undefined) { set = new Set(); this.groups.set(g, set) }
-      set.add(key)
-    }
+    this.index(key)
   }
 
-  private delete (key: string): void {
-    this.entries.delete(key)
-    this.cache.delete(key)
-    const g = groupOf(key)
-    if (g !== null) {
-      const set = this.groups.get(g)
-      set?.delete(key)
-      if (set?.size === 0) this.groups.delete(g)
+  private remember (key: string, value: unknown): void {
+    if (value === undefined) return
+    if (this.cache.size >= this.cacheLimit) {
+      // Drop the least recently used eighth at once: cheap and bounded.
+      let drop = Math.max(1, this.cacheLimit >> 3)
+      for (const old of this.cache.keys()) { this.cache.delete(old); if (--drop === 0) break }
     }
+    this.cache.set(key, value)
   }
+
+  private index (key: string): void {
+    const g = groupOf(key)
+    if (g === null) return
+    let set = this.groups.get(g)
+    if (set === undefined) { set = new Set(); this.groups.set(g, set) }
+    set.add(key)
+  }
+
+  private unindex (key: string): void {
+    const g = groupOf(key)
+    if (g === null) return
+    const set = this.groups.get(g)
+    set?.delete(key)
+    if (set?.size === 0) this.groups.delete(g)
+  }
+
+  /** Decoded values kept now (bounded by the cache limit). */
+  get cachedValues (): number { return this.cache.size }
+}
+
+/**
+ * A value that owns its bytes: a view into a larger buffer (a decoded block, a LevelDB
+ * read, an encoder's chunk) would keep that whole buffer alive for as long as the entry.
+ */
+function owned (value: Uint8Array): Uint8Array {
+  return value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice()
 }
 
 const DELETED = Symbol('deleted')

@@ -57,6 +57,10 @@ export class Application {
     try {
       decoded = decodeTx(bytes, this.chainId, { skipSignature: true })
       if (this.mempool.has(decoded.idHex)) throw new NodeError('MEMPOOL_DUPLICATE', `transaction ${decoded.idHex} is already pending`, 409, decoded.idHex)
+      // A used nonce is refused before the signature costs a verification: replays and
+      // late gossip of committed transactions are cheap to turn away.
+      const next = this.nextNonce(toHex(decoded.tx.sender))
+      if (decoded.tx.nonce < next) throw new NodeError('TX_STALE_NONCE', `nonce ${decoded.tx.nonce} already used; next is ${next}`, 409, decoded.tx.nonce)
       this.verifySignature(decoded)
     } catch (err) {
       if (err instanceof LedgerError) {
@@ -205,7 +209,9 @@ export class Application {
     m?.storageWrite.observe(Number(process.hrtime.bigint() - started) / 1e9)
     m?.storageWriteBytes.inc(blockBytes.length + exec.writes.reduce((n, [k, v]) => n + k.length + (v?.length ?? 0), 0) + exec.appends.reduce((n, [k, v]) => n + k.length + v.length, 0))
     this.pendingGenesisWrites = null
-    this.state.apply(exec)
+    this.state.apply(exec, { persisted: true })
+    // Committed ids can never be admitted again (their nonces are used): stop remembering them.
+    for (const id of txIds) this.verified.delete(id)
     for (const [k, v] of this.executions) if (v.height <= block.header.height) this.executions.delete(k)
     this.mempool.update(block.header.height, txIds, this.nextNonce)
     return { block, hash, execution: exec, txIds, kinds, bytes: blockBytes.length }

@@ -151,6 +151,8 @@ export class VerifiedTxCache {
   private readonly ids = new Set<string>()
   constructor (private readonly capacity = 500_000) {}
   has (id: string): boolean { return this.ids.has(id) }
+  delete (id: string): void { this.ids.delete(id) }
+  get size (): number { return this.ids.size }
   add (id: string): void {
     if (this.ids.size >= this.capacity) {
       // Drop the oldest eighth in insertion order: cheap, bounded, no per-entry bookkeeping.

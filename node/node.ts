@@ -102,14 +102,18 @@ export class MedchainNode {
     const members = genesis.validators.map(v => ({ name: v.name.toLowerCase(), publicKey: fromHex(v.publicKey, 32) }))
     let state: LedgerState
     let genesisWrites: Write[] | null = null
+    // Values stay on disk (read through a bounded cache); only the keys' group index is in memory.
+    const stateRepo = this.store.state
+    const source = { read: (key: string) => stateRepo.readSync(key) }
     if (head === null) {
       const g = initGenesis({ chainId: this.chainId, members })
       state = g.state
+      state.attachSource(source)
       genesisWrites = g.writes
     } else {
-      const entries: Array<[string, Uint8Array]> = []
-      for await (const e of this.store.state.entries()) entries.push(e)
-      state = LedgerState.fromEntries(entries, head.stateRoot, head.height)
+      const keys: string[] = []
+      for await (const key of stateRepo.keys()) keys.push(key)
+      state = LedgerState.fromSource(source, keys, head.stateRoot, head.height)
       const summary = await this.store.blocks.getSummary(head.height)
       this.headTime = summary?.time ?? 0
     }

@@ -45,7 +45,27 @@ export class StateRepository {
     return asView(await this.ctx.db.get(bucketKey(Bucket.appends, k)))
   }
 
-  /** Every mutable state entry in key byte order (restart: LedgerState.fromEntries). */
+  /**
+   * The committed value of a mutable state key, read synchronously (LevelDB getSync):
+   * the ledger's StateSource, so execution stays synchronous while values stay on disk.
+   */
+  readSync (key: string): Uint8Array | undefined {
+    this.ctx.assertOpen()
+    return asView(this.ctx.db.getSync(bucketKey(Bucket.state, checkStateKey(key))))
+  }
+
+  /** Every mutable state key in key byte order (restart: the ledger's group index). */
+  async * keys (): AsyncGenerator<string> {
+    this.ctx.assertOpen()
+    const it = this.ctx.db.keys(bucketRange(Bucket.state))
+    try {
+      for await (const key of it) yield stringFromKey(key)
+    } finally {
+      await it.close()
+    }
+  }
+
+  /** Every mutable state entry in key byte order. */
   async * entries (): AsyncGenerator<[string, Uint8Array]> {
     this.ctx.assertOpen()
     const it = this.ctx.db.iterator(bucketRange(Bucket.state))

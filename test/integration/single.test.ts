@@ -44,8 +44,16 @@ t.test('a grant submitted over HTTP shows in consents and audit, survives kill -
   t.equal(decision.permit, true)
 
   // Replay: the same signed bytes again are refused (nonce used), and nothing changes.
+  // It is turned away before its signature is verified: a replay flood costs no verifications.
+  const txVerifications = async (): Promise<number> => {
+    const text = await (await fetch(`${cluster.nodes[0].api}/metrics`)).text()
+    return Number(/^medchain_crypto_signature_verifications_total\{what="tx"\} (\d+)$/m.exec(text)?.[1] ?? NaN)
+  }
+  const verifiedBefore = await txVerifications()
   const again = await client.build('patient.register', {}, patient, 0)
   await t.rejects(client.submit(again.bytes), { code: 'TX_STALE_NONCE' })
+  t.equal(await txVerifications(), verifiedBefore, `no signature verified for the replay (${verifiedBefore} before and after)`)
+  t.ok(verifiedBefore > 0, 'the counter is live')
 
   const before = await cluster.status(0)
   const answersBefore = [consents, audit, decision]

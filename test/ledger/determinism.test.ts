@@ -1,11 +1,12 @@
 import t from 'tap'
-import { toHex, bytesEqual } from '../../codec/index.js'
+import { toHex, bytesEqual, encode } from '../../codec/index.js'
 import { LedgerState, listConsents, listRecords, checkAccess, breakGlassEvents, pendingRequests, executeBlock } from '../../ledger/index.js'
 import { world } from './harness.js'
 import { registerPatients, mixedBlock } from './workload.js'
 
-function script (): { roots: string[], c: ReturnType<typeof world> } {
+function script (decodedCache?: number): { roots: string[], c: ReturnType<typeof world> } {
   const c = world()
+  if (decodedCache !== undefined) c.backWith(new Map(), decodedCache)
   c.verifySignatures = false // signatures are covered by tx.test.ts; this is about execution
   registerPatients(c, 20)
   const roots = [toHex(c.state.stateRoot)]
@@ -57,4 +58,35 @@ t.test('restart: fromEntries of all writes answers the same and continues to the
   const txs = mixedBlock(c, 20, 10, 7)
   const ctx = { height: c.height + 1, time: c.time + 1000, proposer: c.key('alpha') }
   t.equal(toHex(executeBlock(restored, ctx, txs).stateRoot), toHex(executeBlock(c.state, ctx, txs).stateRoot))
+})
+
+t.test('a state backed by committed storage with a 4-value cache: same roots, same answers, nothing resident', async t => {
+  const mem = script()
+  const disk = script(4)
+  t.same(disk.roots, mem.roots, 'every block reaches the same state root')
+  t.equal(disk.c.state.size, 0, 'no entry is held in memory: values are read from the store')
+  t.ok(disk.c.state.cachedValues <= 4, `decoded cache bounded: ${disk.c.state.cachedValues} ≤ 4`)
+  t.same([...disk.c.store!.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => k + toHex(v)), [...mem.c.state.sortedEntries()].map(([k, v]) => k + toHex(v)), 'the store holds exactly the in-memory state')
+  for (let i = 0; i < 20; i += 3) {
+    const p = mem.c.key(`p${i}`)
+    t.same(listConsents(disk.c.state, p, mem.c.time), listConsents(mem.c.state, p, mem.c.time))
+    t.same(listRecords(disk.c.state, p), listRecords(mem.c.state, p))
+    for (const who of ['drA', 'nurseB', 'er']) {
+      const q = { patient: p, requester: mem.c.key(who), category: 'labs' as const, action: 'read' as const, purpose: 'TREAT' as const, time: mem.c.time }
+      t.same(checkAccess(disk.c.state, q), checkAccess(mem.c.state, q))
+    }
+  }
+  // A block applied as persisted to an unbacked state keeps everything in memory (no source to read from).
+  t.ok(mem.c.state.size > 0)
+})
+
+t.test('state values own their bytes: a view into a larger buffer is copied, not retained', async t => {
+  const big = new Uint8Array(64 * 1024)
+  const value = encode({ a: 1 })
+  big.set(value, 1000)
+  const view = big.subarray(1000, 1000 + value.length)
+  const s = LedgerState.fromEntries([['chain', view]], new Uint8Array(32), 0)
+  const held = s.getBytes('chain')!
+  t.equal(held.buffer.byteLength, value.length, `the entry holds ${held.buffer.byteLength} bytes, not the 64 KiB buffer it came from`)
+  t.same(s.get('chain'), { a: 1 })
 })

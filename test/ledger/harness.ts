@@ -47,11 +47,27 @@ export class Chain {
   /** Forget the client-side nonce counter (after a tx that did not consume its nonce). */
   resync (name: string): void { this.nonces.delete(toHex(this.key(name))) }
 
+  /** The committed store when the state is backed by one (backWith), as the node backs it by LevelDB. */
+  store: Map<string, Uint8Array> | null = null
+
+  /** From now on the state reads committed values from `store` through a `decodedCache`-entry cache. */
+  backWith (store: Map<string, Uint8Array>, decodedCache: number): void {
+    for (const [k, v] of this.state.sortedEntries()) store.set(k, v)
+    this.store = store
+    this.state = LedgerState.fromSource({ read: k => store.get(k) }, store.keys(), this.state.stateRoot, this.state.height, { decodedCache })
+  }
+
   block (txs: DecodedTx[], advanceMs = 1000): BlockExecution {
     this.height++
     this.time += advanceMs
     const exec = executeBlock(this.state, { height: this.height, time: this.time, proposer: this.key('alpha') }, txs)
-    this.state.apply(exec)
+    if (this.store !== null) {
+      // As the node does: the writes are durable first, then the state moves.
+      for (const [k, v] of exec.writes) { if (v === null) this.store.delete(k); else this.store.set(k, v) }
+      this.state.apply(exec, { persisted: true })
+    } else {
+      this.state.apply(exec)
+    }
     for (const a of exec.appends) this.appends.push(a)
     this.appends.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
     this.executions.push(exec)

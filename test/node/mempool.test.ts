@@ -65,4 +65,7 @@ t.test('verified-signature cache is bounded', async t => {
   for (let i = 0; i < 100; i++) c.add(String(i))
   t.ok(c.has('99'))
   t.notOk(c.has('0'))
+  t.ok(c.size <= 16, `holds ${c.size} ≤ 16`)
+  c.delete('99')
+  t.notOk(c.has('99'), 'a committed id is forgotten')
 })

@@ -61,6 +61,24 @@ t.test('state.entries streams mutable state only, in key order', async t => {
   t.same(entries.map(([, v]) => decode(v)), [3, 3, 3, 3])
 })
 
+t.test('state.readSync sees exactly what commitBlock made durable; keys lists mutable keys only', async t => {
+  const store = await open(t.testdir())
+  t.teardown(() => store.close())
+  t.equal(store.state.readSync('counter'), undefined, 'nothing before the first block')
+  const b1 = makeBlock(1, ZERO_HASH)
+  await store.commitBlock(b1)
+  t.equal(decode(store.state.readSync('counter')!), 1)
+  t.equal(decode(store.state.readSync('k/000004')!), 1)
+  t.equal(store.state.readSync('audit/p1/000000000001/000000'), undefined, 'append records are not ledger state')
+  await store.commitBlock(makeBlock(2, b1.hash, { writeCount: 2, deletes: ['k/000004'] }))
+  t.equal(decode(store.state.readSync('counter')!), 2, 'the next block is visible at once after its commit')
+  t.equal(store.state.readSync('k/000004'), undefined, 'a deleted key reads as absent')
+  t.same(await collect(store.state.keys()), (await collect(store.state.entries())).map(([k]) => k))
+  t.throws(() => store.state.readSync(''), { code: 'STORE_BAD_INPUT' })
+  await store.close()
+  t.throws(() => store.state.readSync('counter'), { code: 'STORE_CLOSED' }, 'a closed store refuses reads instead of answering stale data')
+})
+
 t.test('scanPrefix merges state and appends, pages, reverses, bounds', async t => {
   const store = await open(t.testdir())
   t.teardown(() => store.close())
