@@ -238,7 +238,7 @@ if (unavailable !== null) {
     const h0 = await heights()
     const t0 = Date.now()
     net.isolate(iso)
-    await sleep(1500) // a commit already in flight may still land
+    await sleep(2000) // a commit already in flight may still land
     const settled = await heights()
     const window = monitor.window()
     await sleep(Math.max(0, 12_000 - (Date.now() - t0)))
@@ -250,10 +250,12 @@ if (unavailable !== null) {
     const isoReady = (await fetch(`${c.nodes[iso].api}/readyz`)).status
     timings['a.isolatedNodeView'] = `${isoPeers} peers, /readyz ${isoReady}`
     t.comment(`after ${((Date.now() - t0) / 1000).toFixed(1)} s isolated, node${iso} lists ${isoPeers} connected peers and /readyz answers ${isoReady}`)
-    t.ok(settled[iso] <= h0[iso] + 1, `node${iso} committed at most the height in flight (${h0[iso]} → ${settled[iso]})`)
+    // A node that lagged may still apply what it had received before the cut, but nothing past
+    // the height the others were deciding then.
+    t.ok(settled[iso] <= Math.max(...h0) + 1, `node${iso} committed nothing past the height in flight at the cut (${h0[iso]} → ${settled[iso]}, others at ${h0.filter((_, i) => i !== iso).join('/')})`)
     t.equal(Math.max(seen[iso], end[iso]), settled[iso], `node${iso} commits nothing while isolated (stays at ${settled[iso]})`)
     for (const i of [0, 1, 2]) t.ok(end[i] >= settled[i] + 3, `node${i} keeps committing while node${iso} is isolated (${settled[i]} → ${end[i]})`)
-    timings['a.majorityHeightsIn10.5s'] = end[0] - settled[0]
+    timings['a.majorityHeightsIn10s'] = end[0] - settled[0]
 
     const target = Math.max(...await heights([0, 1, 2]))
     net.heal()
@@ -275,16 +277,16 @@ if (unavailable !== null) {
     const h0 = await heights()
     const t0 = Date.now()
     net.partition([[0, 1], [2, 3]])
-    await sleep(1500)
+    await sleep(2000)
     const settled = await heights()
     const window = monitor.window()
     await sleep(Math.max(0, 10_000 - (Date.now() - t0)))
     const seen = window()
     const end = await heights()
-    for (const i of ALL) {
-      t.ok(settled[i] <= h0[i] + 1, `node${i} committed at most the height in flight (${h0[i]} → ${settled[i]})`)
-      t.equal(Math.max(seen[i], end[i]), settled[i], `node${i} commits nothing without a quorum (stays at ${settled[i]})`)
-    }
+    // A node behind its side's partner may still fetch that block by sync; no new height is decided.
+    const top = Math.max(...settled)
+    t.ok(top <= Math.max(...h0) + 1, `nothing committed past the height in flight at the cut (${h0.join('/')} → ${settled.join('/')})`)
+    for (const i of ALL) t.ok(Math.max(seen[i], end[i]) <= top, `node${i} commits no new height without a quorum (${settled[i]} → ${end[i]}, highest seen ${seen[i]}, top ${top})`)
     const stuck = Math.max(...end)
     net.heal()
     const healed = Date.now()
