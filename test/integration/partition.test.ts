@@ -235,27 +235,27 @@ if (unavailable !== null) {
   t.test('a. one validator isolated for 12 s: three commit, it commits nothing; healed, it catches up', async t => {
     load.start([0, 1, 2])
     const iso = 3
-    const h0 = await heights()
     const t0 = Date.now()
     net.isolate(iso)
-    await sleep(2000) // a commit already in flight may still land
-    const settled = await heights()
+    // Heights read right after the cut bound what was decided before it: the isolated node may
+    // still apply messages it had received (under CPU contention, seconds later), but can never
+    // commit past the height then in flight.
     const window = monitor.window()
+    const cut = await heights()
+    const bound = Math.max(...cut) + 1
     await sleep(Math.max(0, 12_000 - (Date.now() - t0)))
     const seen = window()
     const end = await heights()
     // What the isolated node says about itself: libp2p notices a dead connection only when a ping
-    // times out (every 10 s, timeout >= 10 s), so for up to ~20 s it still lists its peers.
+    // times out (every 10 s, timeout >= 10 s), so for 10-20 s it still lists its peers.
     const isoPeers = (await c.status(iso)).peers.length
     const isoReady = (await fetch(`${c.nodes[iso].api}/readyz`)).status
     timings['a.isolatedNodeView'] = `${isoPeers} peers, /readyz ${isoReady}`
     t.comment(`after ${((Date.now() - t0) / 1000).toFixed(1)} s isolated, node${iso} lists ${isoPeers} connected peers and /readyz answers ${isoReady}`)
-    // A node that lagged may still apply what it had received before the cut, but nothing past
-    // the height the others were deciding then.
-    t.ok(settled[iso] <= Math.max(...h0) + 1, `node${iso} committed nothing past the height in flight at the cut (${h0[iso]} → ${settled[iso]}, others at ${h0.filter((_, i) => i !== iso).join('/')})`)
-    t.equal(Math.max(seen[iso], end[iso]), settled[iso], `node${iso} commits nothing while isolated (stays at ${settled[iso]})`)
-    for (const i of [0, 1, 2]) t.ok(end[i] >= settled[i] + 3, `node${i} keeps committing while node${iso} is isolated (${settled[i]} → ${end[i]})`)
-    timings['a.majorityHeightsIn10s'] = end[0] - settled[0]
+    t.ok(Math.max(seen[iso], end[iso]) <= bound, `node${iso} commits nothing new while isolated (${cut[iso]} → ${end[iso]}, highest seen ${seen[iso]}; in flight at the cut: ${bound})`)
+    for (const i of [0, 1, 2]) t.ok(end[i] >= cut[i] + 3, `node${i} keeps committing while node${iso} is isolated (${cut[i]} → ${end[i]})`)
+    timings['a.majorityHeightsIn12s'] = end[0] - cut[0]
+    timings['a.isolatedLateCommits'] = Math.max(seen[iso], end[iso]) - cut[iso]
 
     const target = Math.max(...await heights([0, 1, 2]))
     net.heal()
@@ -263,7 +263,7 @@ if (unavailable !== null) {
     timings['a.reconnectMs'] = await waitConnected('a. after heal', 30_000)
     await waitAllAt('a. after heal, the isolated node catches up', [iso], target, 30_000)
     timings['a.catchUpMs'] = Date.now() - healed
-    timings['a.catchUpBlocks'] = target - settled[iso]
+    timings['a.catchUpBlocks'] = target - end[iso]
     const live = Math.max(...await heights()) + 2
     await waitAllAt('a. LIVE after heal', ALL, live, 30_000)
     timings['a.liveMs'] = Date.now() - healed
@@ -274,19 +274,18 @@ if (unavailable !== null) {
 
   t.test('b. 2|2 split for 10 s: no block on either side, no fork; healed, commits resume', async t => {
     load.start(ALL) // both sides accept into their mempools; ACK wants them all committed after heal
-    const h0 = await heights()
     const t0 = Date.now()
     net.partition([[0, 1], [2, 3]])
-    await sleep(2000)
-    const settled = await heights()
     const window = monitor.window()
+    const cut = await heights()
+    const bound = Math.max(...cut) + 1
     await sleep(Math.max(0, 10_000 - (Date.now() - t0)))
     const seen = window()
     const end = await heights()
-    // A node behind its side's partner may still fetch that block by sync; no new height is decided.
-    const top = Math.max(...settled)
-    t.ok(top <= Math.max(...h0) + 1, `nothing committed past the height in flight at the cut (${h0.join('/')} → ${settled.join('/')})`)
-    for (const i of ALL) t.ok(Math.max(seen[i], end[i]) <= top, `node${i} commits no new height without a quorum (${settled[i]} → ${end[i]}, highest seen ${seen[i]}, top ${top})`)
+    // Only the height in flight at the cut may still land (its precommits were on the wire);
+    // without a quorum on either side nothing after it. A fork would show in AGREE after heal.
+    for (const i of ALL) t.ok(Math.max(seen[i], end[i]) <= bound, `node${i} commits no new height without a quorum (${cut[i]} → ${end[i]}, highest seen ${seen[i]}; in flight at the cut: ${bound})`)
+    timings['b.lateCommits'] = ALL.map(i => Math.max(seen[i], end[i]) - cut[i]).join('/')
     const stuck = Math.max(...end)
     net.heal()
     const healed = Date.now()
