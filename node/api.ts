@@ -41,7 +41,11 @@ function sendError (reply: FastifyReply, status: number, code: string, message: 
  * The node's HTTP JSON API. Every error is `{error: {code, message}}` with a 4xx
  * status for bad input; a failure of the node itself is 500 with code INTERNAL.
  */
-export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: number, metrics?: Metrics, log?: (msg: string) => void }): Promise<FastifyInstance> {
+/** Bytes an event-stream client may leave unread before it is disconnected. */
+export const DEFAULT_MAX_EVENT_BACKLOG_BYTES = 4 * 1024 * 1024
+
+export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: number, maxEventBacklogBytes?: number, metrics?: Metrics, log?: (msg: string) => void }): Promise<FastifyInstance> {
+  const maxBacklog = opts.maxEventBacklogBytes ?? DEFAULT_MAX_EVENT_BACKLOG_BYTES
   const app = Fastify({ logger: false, bodyLimit: opts.maxBodyBytes, keepAliveTimeout: 60_000, ajv: { customOptions: { allErrors: false, coerceTypes: true } } })
 
   app.removeContentTypeParser('text/plain')
@@ -160,9 +164,19 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
     res.write(': medchain event stream\n\n')
     opts.metrics?.eventSubscribers.inc()
+    let dropped = false
     const unsubscribe = backend.subscribe(event => {
+      if (dropped) return
       if (patient !== undefined && (event.type !== 'tx' || !(event.patients ?? []).includes(patient))) return
       if (patient === undefined && event.type !== 'block' && event.type !== 'tx') return
+      // A client that stops reading must not make the node buffer the chain for it:
+      // past the backlog bound it is disconnected (an EventSource reconnects and reloads).
+      if (res.writableLength > maxBacklog) {
+        dropped = true
+        opts.metrics?.eventSubscribersDropped.inc()
+        res.destroy()
+        return
+      }
       res.write(`event: ${event.type}\ndata: ${JSON.stringify(toJson(event.data))}\n\n`)
     })
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000)

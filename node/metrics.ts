@@ -58,7 +58,8 @@ export function createMetrics (register: Registry = new Registry()) {
     syncing: new Gauge({ name: 'medchain_sync_active', help: '1 while the node is catching up by block sync', registers }),
     // api
     httpRequests: new Counter({ name: 'medchain_api_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'] as const, registers }),
-    eventSubscribers: new Gauge({ name: 'medchain_api_event_subscribers', help: 'Open server-sent event streams', registers })
+    eventSubscribers: new Gauge({ name: 'medchain_api_event_subscribers', help: 'Open server-sent event streams', registers }),
+    eventSubscribersDropped: new Counter({ name: 'medchain_api_event_subscribers_dropped_total', help: 'Event streams disconnected because the client left too much unread', registers })
   }
 }
 
