@@ -361,8 +361,11 @@ export class MedchainNode {
           if (block.header.height !== expected) throw new NodeError('SYNC_BAD_BLOCK', `peer sent height ${block.header.height}, expected ${expected}`)
           verifyCommit(commit, this.validators, this.chainId, verify, { height: expected, blockHash: blockHash(block.header) })
           await this.driver.applySynced(block, commit)
-          if ((this.store.head()?.height ?? 0) !== expected) throw new NodeError('SYNC_NOT_APPLIED', `block ${expected} was not applied`)
-          height = expected
+          const head = this.store.head()?.height ?? 0
+          if (head < expected) throw new NodeError('SYNC_NOT_APPLIED', `block ${expected} was not applied`)
+          height = head
+          // Consensus committed this height (and more) first: ask again from the new head.
+          if (head > expected) break
         }
       }
     } catch (err) {
