@@ -59,6 +59,8 @@ export class MedchainNode {
   private readonly events = new EventEmitter()
   private readonly waiters = new Map<string, Waiter[]>()
   private readonly submittedAt = new Map<string, number>()
+  /** validator index → wall time of its last consensus message seen (readiness). */
+  private readonly lastHeard = new Map<number, number>()
   private readonly clock: () => number
   private readonly signerKey: Uint8Array
   private readonly myIndex: number
@@ -271,7 +273,23 @@ export class MedchainNode {
       this.metrics.p2pDropped.inc({ topic: 'consensus', reason: 'malformed' })
       return
     }
+    // Readiness only (never consensus): who we still hear from, by the claimed signer.
+    const from = message.type === 'vote' ? message.vote.validatorIndex : message.proposal.validatorIndex
+    if (from !== this.myIndex && from >= 0 && from < this.validators.length) this.lastHeard.set(from, this.clock())
     this.driver.receive(message)
+  }
+
+  /**
+   * Validators (this one included) heard from within the window. Consensus messages flow at
+   * least every proposeMs / 2 + a vote (empty blocks) or every rebroadcast, so silence past the
+   * window means a cut-off link even while libp2p (pinging every 10 s) still lists the peer.
+   */
+  private heardRecently (): number {
+    const windowMs = Math.max(10_000, 2 * this.opts.config.consensus.proposeMs + 2_000)
+    const now = this.clock()
+    let n = this.myIndex >= 0 ? 1 : 0
+    for (const at of this.lastHeard.values()) if (now - at <= windowMs) n++
+    return n
   }
 
   // ---------------------------------------------------------------- commits
@@ -405,6 +423,8 @@ export class MedchainNode {
         const quorum = Math.floor(this.validators.length * 2 / 3) + 1
         const peers = this.p2p.connectedMembers().length + (this.myIndex >= 0 ? 1 : 0)
         if (peers < quorum && this.validators.length > 1) return { ready: false, reason: `connected to ${peers} of ${this.validators.length} validators, quorum is ${quorum}` }
+        const heard = this.heardRecently()
+        if (heard < quorum && this.validators.length > 1) return { ready: false, reason: `heard consensus messages from ${heard} of ${this.validators.length} validators recently, quorum is ${quorum}` }
         return { ready: true, reason: 'in consensus' }
       },
       submitTx: bytes => this.submitTx(bytes),

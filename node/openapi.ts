@@ -14,7 +14,7 @@ export function openApiDocument (): Record<string, unknown> {
     info: { title: 'medchain node API', version: '0.1.0', description: 'Consent and record-access ledger of a hospital consortium. Every error is {error: {code, message}}.' },
     paths: {
       '/healthz': { get: { summary: 'process is up', responses: ok('ok') } },
-      '/readyz': { get: { summary: 'synced and in consensus', responses: { ...ok('ready'), 503: { description: 'not ready', content: { 'application/json': { schema: { type: 'object' } } } } } } },
+      '/readyz': { get: { summary: 'synced, connected to a quorum, and consensus messages heard from a quorum within 10 s', responses: { ...ok('ready'), 503: { description: 'not ready', content: { 'application/json': { schema: { type: 'object' } } } } } } },
       '/v1/status': { get: { summary: 'chain and node status', responses: ok('status') } },
       '/v1/validators': { get: { summary: 'validators with liveness', responses: okArray('validators') } },
       '/v1/accounts/{key}': { get: { summary: 'next nonce of a sender key (committed, and counting pending transactions)', parameters: [{ name: 'key', in: 'path', required: true, schema: hex64 }], responses: ok('account') } },
