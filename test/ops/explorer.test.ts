@@ -37,7 +37,7 @@ if (!existsSync(CHROMIUM)) {
     await page.goto(base + '/')
     t.match(await page.title(), /medchain explorer/)
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live', null, { timeout: 15_000 })
-    t.pass('event stream connected')
+    t.equal(await page.textContent('#live'), 'live', 'event stream connected')
 
     // Live height: it moves without a reload (block events; the 5 s poll is only a fallback).
     await page.waitForFunction(() => Number(document.getElementById('height')?.textContent) > 0, null, { timeout: 15_000 })
@@ -69,7 +69,7 @@ if (!existsSync(CHROMIUM)) {
     await page.fill('#txid', 'not-hex')
     await page.click('#txform button')
     await page.waitForFunction(() => document.getElementById('txsummary')?.textContent?.includes('64-hex'), null, { timeout: 5000 })
-    t.pass('malformed tx id reported')
+    t.match(await page.textContent('#txsummary'), /64-hex/, 'malformed tx id reported')
 
     // The patient's consents and audit trail; then an access and a break-glass arrive live.
     await page.fill('#pid', patientHex)
@@ -101,7 +101,7 @@ if (!existsSync(CHROMIUM)) {
     const page2 = await browser.newPage()
     await page2.goto(`${base}/#patient=${patientHex}`)
     await page2.waitForSelector(`#audit tbody tr[data-tx="${ids.access}"]`, { timeout: 10_000 })
-    t.pass('#patient= deep link renders the audit trail')
+    t.ok(await page2.$(`#audit tbody tr[data-tx="${ids.access}"]`), '#patient= deep link renders the audit trail')
     await page2.close()
 
     await page.evaluate(() => { location.hash = '' })
