@@ -43,6 +43,7 @@ export function createMetrics (register: Registry = new Registry()) {
     validatorLastHeight: new Gauge({ name: 'medchain_consensus_validator_last_commit_height', help: 'Last height whose commit certificate carried this validator\'s precommit', labelNames: ['validator'] as const, registers }),
     validatorMissed: new Counter({ name: 'medchain_consensus_validator_missed_commits_total', help: 'Commit certificates without this validator\'s precommit', labelNames: ['validator'] as const, registers }),
     validators: new Gauge({ name: 'medchain_consensus_validators', help: 'Validators in the set', registers }),
+    validatorsHeard: new Gauge({ name: 'medchain_consensus_validators_heard', help: 'Validators (this one included) whose consensus messages arrived within the readiness window (10 s)', registers }),
     // crypto
     sigVerifications: new Counter({ name: 'medchain_crypto_signature_verifications_total', help: 'Ed25519 verifications, by what was verified', labelNames: ['what'] as const, registers }),
     sigVerifySeconds: new Counter({ name: 'medchain_crypto_signature_verify_seconds_total', help: 'Time spent verifying Ed25519 signatures', registers }),

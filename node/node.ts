@@ -484,6 +484,7 @@ export class MedchainNode {
       },
       metricsText: async () => {
         this.metrics.peers.set(this.p2p.connectedMembers().length)
+        this.metrics.validatorsHeard.set(this.heardRecently())
         return await this.metrics.register.metrics()
       },
       explorerHtml: () => explorerHtml(this.chainId),

@@ -24,7 +24,7 @@ if (!haveProm) {
     const tool = existsSync(PROMTOOL) ? PROMTOOL : 'promtool'
     const r = spawnSync(tool, ['check', 'rules', ALERTS_FILE], { encoding: 'utf8' })
     t.equal(r.status, 0, `promtool check rules: ${r.stdout}${r.stderr}`)
-    t.match(r.stdout, /SUCCESS: 5 rules found/)
+    t.match(r.stdout, /SUCCESS: 6 rules found/)
   })
 
   t.test('Prometheus on a 4-validator devnet under load', async t => {
