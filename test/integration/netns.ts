@@ -30,23 +30,18 @@ export interface NetemSpec {
 
 export interface NetemStats { mode: 'tc' | 'relay', packets: number, dropped: number, duplicated: number, immediate: number }
 
-function ip (args: string[]): string {
+/** Runs an iproute2 command; a failure names the command and what it printed. */
+function run (cmd: 'ip' | 'tc', args: string[]): string {
   try {
-    return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {
     const e = err as { stderr?: string, message: string }
-    throw new Error(`ip ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`)
+    throw new Error(`${cmd} ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`)
   }
 }
 
-function tc (args: string[]): string {
-  try {
-    return execFileSync('tc', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  } catch (err) {
-    const e = err as { stderr?: string, message: string }
-    throw new Error(`tc ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`)
-  }
-}
+function ip (args: string[]): string { return run('ip', args) }
+function tc (args: string[]): string { return run('tc', args) }
 
 function quietly (fn: () => unknown): void { try { fn() } catch {} }
 
