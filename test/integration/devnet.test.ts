@@ -28,6 +28,10 @@ t.test('devnet prints every URL, writes devnet.json, and a CLI grant is visible 
   while (!existsSync(join(home, 'devnet.json')) && Date.now() < deadline) await sleep(200)
   const info = JSON.parse(readFileSync(join(home, 'devnet.json'), 'utf8')) as { chainId: string, nodes: Array<{ name: string, pid: number, api: string, metrics: string, p2p: string, home: string }> }
   t.equal(info.nodes.length, 4)
+  // devnet.json is written just before the URLs are printed: give stdout a moment to arrive.
+  const printed = (): boolean => info.nodes.every(n => out.includes(n.api) && out.includes(n.metrics))
+  const printDeadline = Date.now() + 15_000
+  while (!printed() && Date.now() < printDeadline) await sleep(100)
   for (const n of info.nodes) {
     t.ok(out.includes(n.api) && out.includes(n.metrics), `${n.name}: URLs printed`)
     t.ok(n.pid > 0 && n.p2p.startsWith('/ip4/127.0.0.1/tcp/'), `${n.name}: pid and p2p address recorded`)
