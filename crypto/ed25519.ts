@@ -57,14 +57,23 @@ export function publicKeyProblem (key: Uint8Array): PublicKeyProblem | null {
   if (!(key instanceof Uint8Array) || key.length !== PUBLIC_KEY_LENGTH) return 'length'
   if (yNotCanonical(key)) return 'non_canonical'
   if (hasSmallOrder(key)) return 'small_order'
+  const hex = Buffer.from(key.buffer, key.byteOffset, PUBLIC_KEY_LENGTH).toString('hex')
+  if (acceptedKeys.has(hex)) return null
   try {
     // Adding the base point decodes `key` and fails iff it has no x on the curve.
     sodium.crypto_core_ed25519_add(new Uint8Array(32), key, BASE_POINT)
   } catch {
     return 'not_on_curve'
   }
+  if (acceptedKeys.size >= ACCEPTED_KEYS_MAX) acceptedKeys.clear()
+  acceptedKeys.add(hex)
   return null
 }
+
+// The curve check decodes two points (~7 µs); the same few provider keys come back in every
+// grant, so keys that passed are remembered (bounded; a pure function's memo, so no state).
+const acceptedKeys = new Set<string>()
+const ACCEPTED_KEYS_MAX = 16_384
 
 export function isValidPublicKey (key: Uint8Array): boolean {
   return publicKeyProblem(key) === null
