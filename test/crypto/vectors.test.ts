@@ -57,10 +57,10 @@ t.test('ed25519-speccheck: the rule accepts only case 3 (both equations hold, no
     [false, 'only the cofactored equation holds (R of order L)'],
     [false, 'S >= L'],
     [false, 'S much larger than L'],
-    [false, 'R is a small-order point spelt with the sign bit set (non-canonical)'],
-    [false, 'R is a small-order point spelt with the sign bit set (non-canonical)'],
-    [false, 'A is a small-order point spelt with the sign bit set (non-canonical)'],
-    [false, 'A is a small-order point spelt with the sign bit set (non-canonical)']
+    [false, 'R is the order-2 point spelt with the sign bit set'],
+    [false, 'R is the order-2 point spelt with the sign bit set'],
+    [false, 'A is the order-2 point spelt with the sign bit set (issue 10)'],
+    [false, 'A is the order-2 point spelt with the sign bit set (issue 10)']
   ]
   t.equal(cases.length, expected.length, '12 cases')
   cases.forEach((c, i) => {
