@@ -1,6 +1,7 @@
 // Who may write a patient's audit trail (rows W01..W07 of docs/decision-table.md), and
 // refused access attempts recorded in the trail flagged `refused` (issue 10, items 3 and 4).
 import t, { type Test } from 'tap'
+import { readFileSync } from 'node:fs'
 import { sha256 } from '../../crypto/index.js'
 import { bytesEqual, decode, toHex } from '../../codec/index.js'
 import { auditTrail, breakGlassEvents, expectedNonce, listRecords, nextStateRoot, type AuditEntry, type TxBody, type TxResult } from '../../ledger/index.js'
@@ -175,6 +176,14 @@ t.test('the state root covers refused entries', async t => {
   t.equal((decode(exec.appends[0][1]) as AuditEntry).refused, true)
   t.ok(bytesEqual(exec.stateRoot, nextStateRoot(prev, exec.writes, exec.appends)), 'root = hash over writes and appends')
   t.notOk(bytesEqual(exec.stateRoot, nextStateRoot(prev, exec.writes, [])), 'without the entry the root differs')
+})
+
+t.test('every W row of docs/decision-table.md has its test here', async t => {
+  const doc = readFileSync(new URL('../../docs/decision-table.md', import.meta.url), 'utf8')
+  const self = readFileSync(new URL(import.meta.url), 'utf8')
+  const rows = [...doc.matchAll(/^\| (W\d\d) \|/gm)].map(m => m[1])
+  t.same(rows, ['W01', 'W02', 'W03', 'W04', 'W05', 'W06', 'W07'])
+  for (const row of rows) t.ok(self.includes(`t.test('${row} `), row)
 })
 
 function withoutKey (e: Entry): Omit<Entry, 'key'> {
