@@ -121,7 +121,7 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
       const refused = refusedAttempt(ov, tx, err.code, err instanceof DecisionRefusal ? err.reason : err.code)
       if (refused !== null) {
         audit(x, refused.patient, refused.entry)
-        emit(x, 'access.refused', refused.patient, { kind: tx.tx.kind, code: err.code, reason: refused.entry.reason as string, purpose: refused.entry.purpose as string })
+        emit(x, 'access.refused', refused.patient, { kind: tx.tx.kind, code: err.code, reason: refused.entry.reason, purpose: refused.entry.purpose })
       }
     }
     ov.put(keys.nonce(tx.tx.sender), expected + 1)

@@ -1,4 +1,5 @@
 import { bytesEqual } from '../codec/index.js'
+import type { Purpose } from './constants.js'
 import type { ResultCode } from './errors.js'
 import type { TxBody, TxKind } from './kinds.js'
 import { keys, type AuditEntry, type Patient, type Provider, type RecordEntry } from './model.js'
@@ -30,6 +31,8 @@ export function trailWriteRefusal (view: StateView, sender: Uint8Array, patient:
 const ACCESS_KINDS: ReadonlySet<TxKind> = new Set<TxKind>(['access.break_glass', 'access.log', 'record.amend', 'record.anchor', 'record.erase'])
 
 export type TrailEntry = Omit<AuditEntry, 'txId' | 'actor' | 'at'>
+/** A refused attempt's entry: why and the purpose claimed are always there. */
+export type RefusedEntry = TrailEntry & { reason: string, purpose: Purpose }
 
 /**
  * The trail entry for a refused access attempt (W07), or null when the attempt is not
@@ -37,12 +40,12 @@ export type TrailEntry = Omit<AuditEntry, 'txId' | 'actor' | 'at'>
  * `view` is the state before the transaction; `reason` is the decision table's reason
  * when the table refused it, else the result code. Pure.
  */
-export function refusedAttempt (view: StateView, tx: DecodedTx, code: Exclude<ResultCode, 'OK'>, reason: string): { patient: Uint8Array, entry: TrailEntry } | null {
+export function refusedAttempt (view: StateView, tx: DecodedTx, code: Exclude<ResultCode, 'OK'>, reason: string): { patient: Uint8Array, entry: RefusedEntry } | null {
   const kind = tx.tx.kind
   if (!ACCESS_KINDS.has(kind)) return null
   const body = tx.tx.body as TxBody<'access.break_glass' | 'access.log' | 'record.amend' | 'record.anchor' | 'record.erase'>
   if (trailWriteRefusal(view, tx.tx.sender, body.patient) !== null) return null
-  const entry: TrailEntry = { type: 'access.refused', refused: true, permit: false, kind, code, reason, purpose: body.purpose }
+  const entry: RefusedEntry = { type: 'access.refused', refused: true, permit: false, kind, code, reason, purpose: body.purpose }
   switch (kind) {
     case 'access.break_glass':
       entry.action = 'read' // a break-glass window opens emergency reads (D08)
