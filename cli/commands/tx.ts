@@ -7,11 +7,11 @@ import { bodyFromJson } from '../bodies.js'
 
 /** Shown by `medchain tx --help`; test/cli/examples.test.ts checks every body against the ledger's schema. */
 export const EXAMPLES = `
-Examples (bytes as 64-char hex; times in ms since epoch; sets in any order):
+Examples (bytes as 64-char hex; times in ms since epoch, or "now" / "+90d"; sets in any order):
   medchain tx patient.register --key patient.json --body '{}'
   medchain tx provider.register --key member.json --body '{"key":"<provider pubkey>","role":"physician","name":"Dr. Who"}'
   medchain tx consent.grant --key patient.json --wait --body '{"grantee":{"type":"provider","key":"<provider pubkey>"},
-      "categories":["*"],"actions":["read"],"purposes":["TREAT"],"validFrom":0,"validUntil":4102444800000}'
+      "categories":["*"],"actions":["read"],"purposes":["TREAT"],"validFrom":"now","validUntil":"+90d"}'
   medchain tx consent.revoke --key patient.json --body '{"grantId":"<tx id of the grant>"}'
   medchain tx access.log --key provider.json --body '{"patient":"<patient id>","category":"labs","action":"read","purpose":"TREAT"}'
 
