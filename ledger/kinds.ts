@@ -1,7 +1,7 @@
 import { s, CodecError, compareBytes, toHex, type Schema, type Infer } from '../codec/index.js'
 import { publicKeyProblem } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
-import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES } from './constants.js'
+import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES, type GranteeType } from './constants.js'
 
 /**
  * An ed25519 public key named in a body: 32 bytes that pass the chain's key rule (canonical,
@@ -44,7 +44,7 @@ export const granteeSchema = s.union('type', {
   provider: s.struct({ type: s.literal('provider'), key }),
   org: s.struct({ type: s.literal('org'), member: s.text(64) }),
   role: s.struct({ type: s.literal('role'), role: s.oneOf(ROLES) })
-})
+} satisfies Record<GranteeType, Schema<unknown>>)
 export type Grantee = Infer<typeof granteeSchema>
 
 /** Body schema of every transaction kind. Field meaning: see ledger/README.md. */
