@@ -477,6 +477,8 @@ export class ConsensusCore {
   private onBlockBuilt (height: number, round: number, block: Block): void {
     if (height !== this.height || round !== this.round || this.step !== 'propose' || this.decided) return
     if (this.proposals.has(round)) return
+    // Restarted after proposing in this round: that proposal is the only one we may sign here.
+    if (signedProposal(this.signState, height, round) !== null) return
     const hash = blockHash(block.header)
     this.propose(block, hash, null)
   }
