@@ -89,5 +89,6 @@ t.test('votes signed before a crash and replayed from the WAL are rebroadcast', 
   const re = restarted.handle({ type: 'rebroadcast' })
   const votes = broadcasts(re).flatMap(m => m.type === 'vote' && m.vote.validatorIndex === 3 ? [`${m.vote.round}:${m.vote.type}`] : [])
   t.same(votes.sort(), ['0:precommit', '0:prevote', '1:prevote'], 'round-0 votes peers may still be waiting for are sent again')
-  // Without them (before this fix) peers stuck in round 0 never saw +2/3: the stall of seeds 778175/779095.
+  // Before, only votes signed by the running process were rebroadcast: peers that lost these
+  // round-0 votes in the crash could wait for them forever.
 })
