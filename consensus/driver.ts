@@ -159,7 +159,8 @@ export class ConsensusDriver<C extends { hash: Uint8Array }> {
     const { timer, effect } = this.waitingBuild
     this.p.clearTimer(timer)
     this.waitingBuild = null
-    this.enqueueTask(() => { this.build(effect) })
+    // A failure halts the driver (see halt); nobody awaits this task.
+    this.enqueueTask(() => { this.build(effect) }).catch(() => {})
   }
 
   private enqueue (event: ConsensusEvent, force = false): void {
