@@ -3,7 +3,7 @@ import { fromHex, toHex } from '../codec/index.js'
 import { Ed25519Signer, merkleProof, sha256, verify } from '../crypto/index.js'
 import {
   ConsensusCore, blockHash, decodeBlock, decodeCommit, decodeMessage, encodeBlock, encodeCommit, verifyCommit, ZERO_HASH,
-  decodeSignState, encodeSignState, decodeLockProof, type LockProof, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
+  decodeSignState, encodeSignState, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import {
   LedgerState, initGenesis, decodeTx, breakGlassEvents, type Write
@@ -12,7 +12,7 @@ import { openChainStore, type ChainStore } from '../storage/index.js'
 import { createP2PHost, type P2PHost } from '../p2p/index.js'
 import { Application, type CommittedBlock } from './app.js'
 import { createApi, type ApiBackend, type ChainEvent } from './api.js'
-import { ConsensusDriver } from './driver.js'
+import { createNodeDriver, readConsensusWal, type NodeDriver } from './driver.js'
 import { NodeError } from './errors.js'
 import { genesisHash, type Genesis } from './genesis.js'
 import type { NodeConfig } from './config.js'
@@ -68,7 +68,7 @@ export class MedchainNode {
   private readonly myIndex: number
   private store!: ChainStore
   private app!: Application
-  private driver!: ConsensusDriver
+  private driver!: NodeDriver
   private p2p!: P2PHost
   private api!: FastifyInstance
   private batcher!: TxBatcher
@@ -138,14 +138,7 @@ export class MedchainNode {
     // The WAL of the height in progress: messages seen and sent, and the lock proof if we locked.
     const latest = await this.store.latestCommit()
     const lastCommit = latest === undefined ? null : decodeCommit(latest.commit)
-    const walMessages: ConsensusMessage[] = []
-    let lockProof: LockProof | null = null
-    const nextHeight = (head?.height ?? 0) + 1
-    for (const bytes of await this.store.wal.records(nextHeight)) {
-      try { walMessages.push(decodeMessage(bytes)); continue } catch {}
-      try { lockProof = decodeLockProof(bytes); continue } catch {}
-      this.log.warn('skipping undecodable WAL record', { height: nextHeight })
-    }
+    const { messages: walMessages, lockProof } = await readConsensusWal(this.store.wal, (head?.height ?? 0) + 1, this.log)
     const core = new ConsensusCore({
       chainId: this.chainId,
       signer: this.myIndex >= 0 ? new Ed25519Signer(this.opts.seed) : null,
@@ -190,7 +183,7 @@ export class MedchainNode {
     // measured 7x the throughput of gossipsub here (p2p/README.md).
     this.batcher = new TxBatcher(batch => { this.p2p.broadcastTxBatch(batch) }, { maxItems: 256, maxBytes: MAX_TX_BATCH_BYTES, flushMs: 5 })
 
-    this.driver = new ConsensusDriver({
+    this.driver = createNodeDriver({
       core,
       app: this.app,
       validators: this.validators,
