@@ -87,7 +87,13 @@ export async function startCluster (n: number, extra?: Partial<P2PHostOptions> |
   for (const a of nodes) {
     for (const b of nodes) if (a !== b) a.host.setMemberAddress(b.publicKey, addressOf(b))
   }
-  await waitFor('full mesh', 10_000, () => nodes.every(x => x.host.connectedMembers().length === n - 1), 20)
+  try {
+    await waitFor('full mesh', 30_000, () => nodes.every(x => x.host.connectedMembers().length === n - 1), 20)
+  } catch (err) {
+    // The caller never gets the nodes to stop: stop them here, or the test file hangs until tap's timeout.
+    await stopAll(nodes)
+    throw err
+  }
   return nodes
 }
 

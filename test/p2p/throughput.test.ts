@@ -60,7 +60,7 @@ async function measure (nodes: Node[], perNode: number, send: (n: Node, i: numbe
 t.test('a burst between 4 hosts: every message delivered exactly once, in order on direct streams', async t => {
   const nodes = await startCluster(4, undefined, [], false)
   t.teardown(async () => { await stopAll(nodes) })
-  await waitFor('subscriptions', 5_000, () => nodes.every(n => n.host.libp2p.services.pubsub.getSubscribers('/medchain/medchain-test/consensus/1').length === 3), 20)
+  await waitFor('subscriptions', 20_000, () => nodes.every(n => n.host.libp2p.services.pubsub.getSubscribers('/medchain/medchain-test/consensus/1').length === 3), 20)
   await sleep(1_100)
 
   const directPerNode = 3_000
