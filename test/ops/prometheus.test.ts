@@ -126,7 +126,10 @@ if (!haveProm) {
     }
 
     const loadStart = Date.now()
-    const committed = await runLoad(net.clients, world, 100)
+    let loadDone = false
+    const load = runLoad(net.clients, world, 100).finally(() => { loadDone = true })
+    while (!loadDone) { await watchAlerts(); await probeAll(); await sleep(2000) }
+    const committed = await load
     const loadMs = Date.now() - loadStart
     t.equal(committed, 300, `load committed ${committed} txs in ${loadMs} ms (${Math.round(committed / (loadMs / 1000))} tx/s)`)
 
