@@ -2,7 +2,7 @@ import t from 'tap'
 import { utf8 } from '../../codec/index.js'
 import { encodeFrame, encodeFrames, FrameReader } from '../../p2p/index.js'
 import { startCluster, stopAll } from './cluster.js'
-import { waitFor, sleep } from '../wait.js'
+import { waitFor } from '../wait.js'
 
 t.test('frames: round trip, batching, limits', async t => {
   const payloads = [new Uint8Array(0), utf8('a'), new Uint8Array(127).fill(1), new Uint8Array(128).fill(2), new Uint8Array(70_000).fill(3)]
@@ -41,12 +41,12 @@ t.test('hostile input on member streams is dropped and counted, never a crash', 
   // an unknown protocol is refused by negotiation
   await t.rejects(a.host.libp2p.dialProtocol(bId, '/medchain/medchain-test/evil/1'))
 
-  // b is unharmed: still connected, still delivering on fresh streams
-  await sleep(100)
-  t.equal(b.host.connectedMembers().length, 1, 'still connected')
+  // b is unharmed: still delivering on fresh streams, and (after those deliveries, the
+  // positive sign that the abuse has been dealt with) still connected
   t.equal(a.host.broadcastConsensus(utf8('still alive')), 1)
   a.host.broadcastTxBatch(utf8('batch still flows'))
   await waitFor('consensus after abuse', 5_000, () => b.rec.consensus.some(m => new TextDecoder().decode(m.bytes) === 'still alive'), 20)
   await waitFor('tx after abuse', 5_000, () => b.rec.txBatches.some(m => new TextDecoder().decode(m.bytes) === 'batch still flows'), 20)
+  t.equal(b.host.connectedMembers().length, 1, 'still connected')
   t.ok(b.rec.consensus.some(m => new TextDecoder().decode(m.bytes) === 'still alive') && b.rec.txBatches.some(m => new TextDecoder().decode(m.bytes) === 'batch still flows'), 'delivery continues after hostile input')
 })
