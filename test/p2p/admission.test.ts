@@ -52,7 +52,7 @@ t.test('a member started with a wrong genesis is disconnected with a clear messa
   const members = [...nodes.map(n => ({ publicKey: n.publicKey, multiaddr: addressOf(n) })), { publicKey: badKey }]
   const bad = await startNode({ seed: badSeed, genesisHash: wrongGenesis, members })
   live.push(bad)
-  await waitFor('mismatch detected', 8_000, () => nodes.every(n => n.rec.events.some(e => e.kind === 'genesis-mismatch')), 20)
+  await waitFor('mismatch detected', 30_000, () => nodes.every(n => n.rec.events.some(e => e.kind === 'genesis-mismatch')), 20)
   for (const [i, n] of nodes.entries()) {
     const line = n.rec.logs.find(l => l.includes('genesis mismatch'))
     t.ok(line, `member ${i} logged the mismatch`)
@@ -64,9 +64,9 @@ t.test('a member started with a wrong genesis is disconnected with a clear messa
     t.notOk(n.host.connectedMembers().some(p => p.peerId === bad.host.peerId), `member ${i} did not admit it`)
     t.ok((n.host.counters().dropped.genesis_mismatch ?? 0) >= 1, 'counted')
   }
-  await waitFor('bad node log', 8_000, () => bad.rec.logs.some(l => l.includes('genesis mismatch') && l.includes(toHex(wrongGenesis)) && l.includes(ours)), 20)
+  await waitFor('bad node log', 30_000, () => bad.rec.logs.some(l => l.includes('genesis mismatch') && l.includes(toHex(wrongGenesis)) && l.includes(ours)), 20)
   t.ok(bad.rec.logs.some(l => l.includes('genesis mismatch') && l.includes(toHex(wrongGenesis)) && l.includes(ours)), 'the bad node says why it cannot join')
-  await waitFor('connections closed', 8_000, () => nodes.every(n => n.host.libp2p.getConnections().every(c => c.remotePeer.toString() !== bad.host.peerId)), 20)
+  await waitFor('connections closed', 30_000, () => nodes.every(n => n.host.libp2p.getConnections().every(c => c.remotePeer.toString() !== bad.host.peerId)), 20)
   await sleep(1_500) // past the test's 1 s max redial backoff: the 60 s refusal backoff holds
   for (const n of nodes) {
     t.equal(n.host.libp2p.getConnections().filter(c => c.remotePeer.toString() === bad.host.peerId).length, 0, 'no connection to the wrong-genesis node')
