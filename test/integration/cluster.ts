@@ -11,6 +11,7 @@ import { readConfig, writeConfig } from '../../node/config.js'
 import { readKeyFile } from '../../crypto/index.js'
 import { MedchainClient } from '../../cli/client.js'
 import { reserveBasePort } from '../ports.js'
+import { sleep } from '../wait.js'
 
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 
@@ -126,4 +127,5 @@ export class Cluster {
   }
 }
 
-export function sleep (ms: number): Promise<void> { return new Promise(resolve => setTimeout(resolve, ms)) }
+/** Re-exported for the tests that import it from here; the one definition is test/wait.ts. */
+export { sleep }

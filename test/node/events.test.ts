@@ -5,8 +5,7 @@ import { connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { createApi, type ApiBackend, type ChainEvent } from '../../node/api.js'
 import { createMetrics } from '../../node/metrics.js'
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+import { sleep, waitFor } from '../wait.js'
 
 t.test('a stalled event-stream client is disconnected past the backlog bound; a reading one is not', async t => {
   const listeners = new Set<(e: ChainEvent) => void>()
@@ -32,7 +31,7 @@ t.test('a stalled event-stream client is disconnected past the backlog bound; a 
   reader.on('connect', () => reader.write('GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n'))
   reader.on('data', (chunk: Buffer) => { received += chunk.toString('latin1') })
   t.teardown(() => { stalled.destroy(); reader.destroy() })
-  for (let i = 0; i < 100 && listeners.size < 2; i++) await sleep(20)
+  await waitFor('both clients to subscribe', 2_000, () => listeners.size === 2, 20).catch(() => {})
   t.equal(listeners.size, 2, 'both clients subscribed')
 
   // Events in small slices (22 KB), so the reading client drains between them.
@@ -45,12 +44,14 @@ t.test('a stalled event-stream client is disconnected past the backlog bound; a 
   t.equal(listeners.size, 1, `after ${sent} events the stalled subscription is gone; the reader is still subscribed`)
   // A paused socket sees the server's close only once it reads what was buffered.
   stalled.resume()
-  for (let i = 0; i < 200 && !stalledClosed; i++) await sleep(20)
+  await waitFor('the stalled client to see the close', 4_000, () => stalledClosed, 20).catch(() => {})
   t.ok(stalledClosed, 'the stalled client was disconnected')
   const text = await metrics.register.metrics()
   t.match(text, /^medchain_api_event_subscribers_dropped_total 1$/m, 'the drop is counted')
   t.match(text, /^medchain_api_event_subscribers 1$/m, 'one stream open')
-  await sleep(200)
-  const events = received.split('event: tx').length - 1
+  const countEvents = (): number => received.split('event: tx').length - 1
+  // Positive sign: every event sent has arrived (or the wait times out and the count shows the gap).
+  await waitFor(`the reader to receive ${sent} events`, 10_000, () => countEvents() >= sent, 20).catch(() => {})
+  const events = countEvents()
   t.equal(events, sent, `the reading client got every event (${events} of ${sent})`)
 })

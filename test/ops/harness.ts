@@ -11,6 +11,7 @@ import { buildTx, fastSigner, type TxBody, type TxKind, type TxSigner } from '..
 import { MedchainClient } from '../../cli/client.js'
 import { loadKey } from '../../cli/home.js'
 import { reserveBasePort } from '../ports.js'
+import { sleep, waitFor } from '../wait.js'
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const MAIN = join(ROOT, 'dist', 'cli', 'main.js')
@@ -26,8 +27,6 @@ export interface RunningDevnet {
   killNode: (index: number) => void
   stop: () => Promise<void>
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /** A base port where node i's API (base+10i) and p2p (base+10i+1) ports are reserved (test/ports.ts). */
 export async function freeBasePort (validators: number): Promise<number> {
@@ -75,19 +74,6 @@ export async function startDevnet (validators: number, name: string): Promise<Ru
     if (process.env.MEDCHAIN_KEEP_DEVNET === undefined) rmSync(dir, { recursive: true, force: true })
   }
   return { dir, info, process: child, clients: info.nodes.map(n => new MedchainClient(n.api)), killNode, stop }
-}
-
-export async function waitFor<T> (what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false>, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe()
-      if (v !== null && v !== undefined && v !== false) return v
-    } catch (err) { last = err }
-    await sleep(everyMs)
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`)
 }
 
 export async function height (client: MedchainClient): Promise<number> {

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { buildTx, fastSigner } from '../../ledger/index.js'
 import { generateSeed } from '../../crypto/index.js'
 import { encode } from '../../codec/index.js'
-import { ROOT, startDevnet, setupWorld, accessAndBreakGlass, sendTx, toHex, waitFor } from './harness.js'
+import { ROOT, startDevnet, setupWorld, accessAndBreakGlass, sendTx, toHex } from './harness.js'
+import { waitFor } from '../wait.js'
 
 interface Operation { parameters?: Array<{ name: string, in: string, required?: boolean, schema: { type?: string, pattern?: string, enum?: string[] } }>, responses: Record<string, { content?: Record<string, unknown> }> }
 type OpenApi = { openapi: string, paths: Record<string, Record<string, Operation>> }
