@@ -26,7 +26,7 @@ export interface NodeConfig {
 
 export const DEFAULT_CONFIG: NodeConfig = {
   moniker: 'validator',
-  api: { host: '127.0.0.1', port: 26600, maxBodyBytes: 1024 * 1024, tlsCert: '', tlsKey: '', tlsClientCa: '', readsPerMinute: 6000, writesPerMinute: 600_000 },
+  api: { host: '127.0.0.1', port: 26600, maxBodyBytes: 1024 * 1024, tlsCert: '', tlsKey: '', tlsClientCa: '', readsPerMinute: 60_000, writesPerMinute: 600_000 },
   metrics: { host: '127.0.0.1', port: 26602 },
   p2p: { host: '127.0.0.1', port: 26601 },
   consensus: { proposeMs: 3000, prevoteMs: 1000, precommitMs: 1000, deltaMs: 500, commitMs: 0, createEmptyBlocksMs: 1000 },

@@ -33,7 +33,8 @@ export function txCommand (): Command {
       let json: unknown
       try { json = JSON.parse(text) } catch (err) { throw Object.assign(new Error(`--body is not JSON: ${(err as Error).message}`), { code: 'CLI_BAD_BODY' }) }
       const key = readKeyFile(o.key)
-      const client = new MedchainClient(o.node)
+      // The same key signs the transaction and the request (its nonce lookup, its rate-limit identity).
+      const client = new MedchainClient(o.node, { key: key.seed })
       const res = await client.send(kind as TxKind, bodyFromJson(json) as never, seedSigner(key.seed), { wait: o.wait, nonce: o.nonce })
       console.log(JSON.stringify(res, null, 2))
       if (o.wait === true && res.code !== undefined && res.code !== 'OK') process.exitCode = 3
