@@ -11,6 +11,8 @@ export type LedgerErrorCode =
   | 'STATE_MISMATCH'
   | 'STATE_CORRUPT'
   | 'STATE_SOURCE_SET'
+  | 'PAGE_BAD_CURSOR'
+  | 'PAGE_BAD_LIMIT'
 
 export class LedgerError extends Error {
   readonly code: LedgerErrorCode

@@ -26,6 +26,8 @@ export interface ApiAuthOptions {
   readsPerMinute?: number
   writesPerMinute?: number
 }
+import type { PageRequest } from '../ledger/index.js'
+import { PAGE_QUERY_PROPERTIES, decisionParams, pageParams, type DecisionParams } from './query/params.js'
 
 /** What the HTTP API needs from a running node. */
 export interface ApiBackend {
@@ -39,12 +41,14 @@ export interface ApiBackend {
   listBlocks (before: number | null, limit: number): Promise<unknown[]>
   validators (): unknown[]
   account (key: string): unknown
-  patientConsents (patientId: string, at: number | null): unknown
-  patientAudit (patientId: string, limit: number): Promise<unknown[]>
-  patientRequests (patientId: string): unknown
-  patientRecords (patientId: string): unknown
+  patientConsents (patientId: string, at: number | null, page: PageRequest): unknown
+  patientAudit (patientId: string, page: PageRequest): Promise<unknown>
+  patientRequests (patientId: string, page: PageRequest): unknown
+  patientRecords (patientId: string, page: PageRequest): unknown
   patientBreakGlass (patientId: string): Promise<unknown[]>
-  decision (q: { patient: string, grantee: string, category?: string, record?: string, action: string, purpose: string, time: number | null }): { permit: boolean, reason: string }
+  decision (q: DecisionParams): unknown
+  /** The ledger's decision now for a provider's read of a category or a record (docs/access-table.md, P2). */
+  accessDecision (q: { patient: string, grantee: string, category?: string, record?: string, purpose: string }): { permit: boolean, reason: string }
   /** Who a key is on the ledger, or null when unregistered. */
   identify (keyHex: string): Principal | null
   /** Sender and named patient of a pending or committed transaction. */
@@ -61,8 +65,8 @@ export interface ChainEvent { type: 'block' | 'tx', height: number, data: unknow
 
 const HEX64 = '^[0-9a-f]{64}$'
 
-function sendError (reply: FastifyReply, status: number, code: string, message: string, value?: unknown): FastifyReply {
-  return reply.code(status).type('application/json').send({ error: { code, message, ...(value !== undefined ? { value: toJson(value) } : {}) } })
+function sendError (reply: FastifyReply, status: number, code: string, message: string, value?: unknown, details: Record<string, unknown> = {}): FastifyReply {
+  return reply.code(status).type('application/json').send({ error: { ...(toJson(details) as object), code, message, ...(value !== undefined ? { value: toJson(value) } : {}) } })
 }
 
 /**
@@ -93,7 +97,7 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     if (err instanceof NodeError) {
       if (err.status === 401 || err.status === 403) opts.metrics?.authRefused.inc({ code: err.code })
       if (err.status === 401) void reply.header('www-authenticate', `Bearer realm="medchain", error="invalid_token", error_description="${err.code}"`)
-      return sendError(reply, err.status, err.code, err.message, err.value)
+      return sendError(reply, err.status, err.code, err.message, err.value, err.details)
     }
     if (err instanceof CodecError) return sendError(reply, 400, err.code, err.message, err.value)
     const e = err as { code?: string, statusCode?: number, message?: string, validation?: unknown, value?: unknown }
@@ -189,6 +193,7 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     return json(reply.code(202), { id, status: 'pending' })
   })
 
+  // Committed: the result's code and, for a failure, its reason (`log`, e.g. ACTION_NOT_GRANTED).
   // A transaction's existence is itself information: who may read it is decided before "not found".
   const txAllowed = async (p: Principal, id: string): Promise<boolean> => {
     if (p.kind === 'member') return true
@@ -227,55 +232,57 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     })
 
   const patientParams = { ...reads('token'), schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: HEX64 } } } } }
-  /** Only the patient themself sees everything (P1); members see their own providers' trail entries (P3). */
+  // Newest first, a page at a time: `next` (or an item's `cursor`) continues with before/after.
+  type PageQuery = { before?: string, after?: string, limit?: number }
+  const paged = (extra: Record<string, unknown> = {}): { config: ReturnType<typeof reads>['config'], schema: Record<string, unknown> } => ({
+    config: patientParams.config,
+    schema: { ...patientParams.schema, querystring: { type: 'object', properties: { ...PAGE_QUERY_PROPERTIES, ...extra }, additionalProperties: false } }
+  })
+  /** Only the patient themself sees everything (P1). */
   const onlyPatient = (req: FastifyRequest<{ Params: { id: string } }>, route: string): void => {
     if (accessTable.patient(principalOf(req), req.params.id, route) !== 'all') throw forbidden('ACCESS_NOT_YOURS', `a patient's ${route} is read by that patient`, req.params.id)
   }
-  app.get('/v1/patients/:id/consents', {
-    ...patientParams,
-    schema: { ...patientParams.schema, querystring: { type: 'object', properties: { at: { type: 'integer', minimum: 0 } }, additionalProperties: false } }
-  }, async (req: FastifyRequest<{ Params: { id: string }, Querystring: { at?: number } }>, reply) => {
-    onlyPatient(req, 'consents')
-    return json(reply, backend.patientConsents(req.params.id, req.query.at ?? null))
-  })
-  app.get('/v1/patients/:id/audit', {
-    ...patientParams,
-    schema: { ...patientParams.schema, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000 } }, additionalProperties: false } }
-  }, async (req: FastifyRequest<{ Params: { id: string }, Querystring: { limit?: number } }>, reply) => {
-    const scope = accessTable.patient(principalOf(req), req.params.id, 'audit')
-    const trail = await backend.patientAudit(req.params.id, req.query.limit ?? 1000) as Array<{ actor: Uint8Array }>
-    if (scope === 'all') return json(reply, trail)
-    if (scope === 'provider') throw forbidden('ACCESS_NOT_YOURS', 'a patient\'s trail is read by that patient', req.params.id)
-    const mine = (actor: Uint8Array): boolean => {
-      const who = backend.identify(toHex(actor))
-      return (who?.kind === 'provider' && who.org === scope.actorsOfMember) || (who?.kind === 'member' && who.name === scope.actorsOfMember)
-    }
-    return json(reply, trail.filter(e => mine(e.actor)))
-  })
-  app.get('/v1/patients/:id/requests', patientParams, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
-    onlyPatient(req, 'requests')
-    return json(reply, backend.patientRequests(req.params.id))
-  })
-  app.get('/v1/patients/:id/records', {
-    ...patientParams,
-    schema: { ...patientParams.schema, querystring: { type: 'object', properties: { purpose: { type: 'string', maxLength: 16 } }, additionalProperties: false } }
-  }, async (req: FastifyRequest<{ Params: { id: string }, Querystring: { purpose?: string } }>, reply) => {
-    const p = principalOf(req)
-    const scope = accessTable.patient(p, req.params.id, 'records')
-    const all = backend.patientRecords(req.params.id) as { records: Array<{ id: Uint8Array, category: string }> }
-    if (scope === 'all' || p.kind !== 'provider') return json(reply, all)
-    const claims = { ...req.claims, ...(req.query.purpose !== undefined ? { purpose: req.query.purpose } : {}) }
-    const now = auth.clock()
-    const log = accessTable.providerRecords(p, req.params.id, claims, claims.access === undefined ? null : await backend.accessLog(claims.access), now)
-    // The ledger's own decision, now: a grant revoked after the log was written ends the read.
-    const d = backend.decision({ patient: req.params.id, grantee: p.key, action: 'read', purpose: log.purpose, time: null, ...(log.record !== undefined ? { record: log.record } : { category: log.category }) })
-    if (!d.permit) throw forbidden('ACCESS_DENIED', `the ledger refuses this read now: ${d.reason}`, d.reason)
-    if (!spentAccess.spend(`access:${log.id}`, Math.ceil((log.time + ACCESS_LOG_WINDOW_MS) / 1000), Math.floor(now / 1000))) {
-      throw forbidden('ACCESS_LOG_USED', 'this access.log already covered a read at this node; log the access again', log.id)
-    }
-    const records = all.records.filter(r => log.record !== undefined ? toHex(r.id) === log.record : r.category === log.category)
-    return json(reply, { ...all, records, access: { log: log.id, purpose: log.purpose } })
-  })
+  app.get('/v1/patients/:id/consents', paged({ at: { type: 'integer', minimum: 0 } }),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery & { at?: number } }>, reply) => {
+      onlyPatient(req, 'consents')
+      return json(reply, backend.patientConsents(req.params.id, req.query.at ?? null, pageParams('items', req.query)))
+    })
+  app.get('/v1/patients/:id/audit', paged(),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery }>, reply) => {
+      const scope = accessTable.patient(principalOf(req), req.params.id, 'audit')
+      const page = await backend.patientAudit(req.params.id, pageParams('audit', req.query)) as { entries: Array<{ actor: Uint8Array }> }
+      if (scope === 'all') return json(reply, page)
+      if (scope === 'provider') throw forbidden('ACCESS_NOT_YOURS', 'a patient\'s trail is read by that patient', req.params.id)
+      // P3: a member sees, of each page, the entries its own providers (or it) wrote.
+      const mine = (actor: Uint8Array): boolean => {
+        const who = backend.identify(toHex(actor))
+        return (who?.kind === 'provider' && who.org === scope.actorsOfMember) || (who?.kind === 'member' && who.name === scope.actorsOfMember)
+      }
+      return json(reply, { ...page, entries: page.entries.filter(e => mine(e.actor)) })
+    })
+  app.get('/v1/patients/:id/requests', paged(),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery }>, reply) => {
+      onlyPatient(req, 'requests')
+      return json(reply, backend.patientRequests(req.params.id, pageParams('items', req.query)))
+    })
+  app.get('/v1/patients/:id/records', paged({ purpose: { type: 'string', maxLength: 16 } }),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery & { purpose?: string } }>, reply) => {
+      const p = principalOf(req)
+      const scope = accessTable.patient(p, req.params.id, 'records')
+      const page = backend.patientRecords(req.params.id, pageParams('items', req.query)) as { records: Array<{ id: Uint8Array, category: string }> }
+      if (scope === 'all' || p.kind !== 'provider') return json(reply, page)
+      const claims = { ...req.claims, ...(req.query.purpose !== undefined ? { purpose: req.query.purpose } : {}) }
+      const now = auth.clock()
+      const log = accessTable.providerRecords(p, req.params.id, claims, claims.access === undefined ? null : await backend.accessLog(claims.access), now)
+      // The ledger's own decision, now: a grant revoked after the log was written ends the read.
+      const d = backend.accessDecision({ patient: req.params.id, grantee: p.key, purpose: log.purpose, ...(log.record !== undefined ? { record: log.record } : { category: log.category }) })
+      if (!d.permit) throw forbidden('ACCESS_DENIED', `the ledger refuses this read now: ${d.reason}`, d.reason)
+      if (!spentAccess.spend(`access:${log.id}`, Math.ceil((log.time + ACCESS_LOG_WINDOW_MS) / 1000), Math.floor(now / 1000))) {
+        throw forbidden('ACCESS_LOG_USED', 'this access.log already covered a read at this node; log the access again', log.id)
+      }
+      const records = page.records.filter(r => log.record !== undefined ? toHex(r.id) === log.record : r.category === log.category)
+      return json(reply, { ...page, records, access: { log: log.id, purpose: log.purpose } })
+    })
   app.get('/v1/patients/:id/break-glass', patientParams, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
     onlyPatient(req, 'break-glass')
     return json(reply, await backend.patientBreakGlass(req.params.id))
@@ -290,9 +297,10 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
         properties: {
           patient: { type: 'string', pattern: HEX64 },
           grantee: { type: 'string', pattern: HEX64 },
+          // Words are checked against the ledger's lists in decisionParams: API_BAD_<FIELD> with the allowed ones.
           category: { type: 'string', maxLength: 64 },
-          action: { type: 'string', enum: ['read', 'write'] },
-          purpose: { type: 'string', maxLength: 16 },
+          action: { type: 'string', maxLength: 64 },
+          purpose: { type: 'string', maxLength: 64 },
           time: { type: 'integer', minimum: 0 }
         },
         additionalProperties: false
@@ -300,7 +308,7 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     }
   }, async (req: FastifyRequest<{ Querystring: { patient: string, grantee: string, category: string, action: string, purpose: string, time?: number } }>, reply) => {
     accessTable.decision(principalOf(req), req.query)
-    return json(reply, backend.decision({ ...req.query, time: req.query.time ?? null }))
+    return json(reply, backend.decision(decisionParams(req.query)))
   })
 
   app.get('/v1/events', {

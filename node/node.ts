@@ -6,8 +6,7 @@ import {
   decodeSignState, encodeSignState, decodeLockProof, type LockProof, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import {
-  LedgerState, initGenesis, decodeTx, listConsents, checkAccess, listRecords, pendingRequests, breakGlassEvents, auditTrail,
-  getPatient, getPatientByKey, getProvider, keys, type Write
+  LedgerState, initGenesis, decodeTx, breakGlassEvents, checkAccess, getPatientByKey, getProvider, keys, type Category, type Purpose, type Write
 } from '../ledger/index.js'
 import { openChainStore, type ChainStore } from '../storage/index.js'
 import { createP2PHost, type P2PHost } from '../p2p/index.js'
@@ -26,6 +25,7 @@ import { openApiDocument } from './openapi.js'
 import { startMetricsListener } from './metrics-listener.js'
 import { tlsMaterial } from './tls.js'
 import type { LoggedAccess, Principal } from './auth/access.js'
+import { PatientQueries } from './query/patients.js'
 import type { FastifyInstance } from 'fastify'
 
 export interface NodeOptions {
@@ -42,6 +42,8 @@ export interface NodeOptions {
 const MAX_TX_BATCH_BYTES = 1024 * 1024
 const MAX_TX_BATCH_ITEMS = 4096
 const MAX_WAITERS = 100_000
+/** Pending bytes offered to a newly connected member: half of its direct stream's queue. */
+const MAX_REOFFER_BYTES = 32 * 1024 * 1024
 const SYNC_BATCH = 200
 /** Gossiped transactions waiting for their checks, and how many are checked per macrotask. */
 const MAX_TX_INBOX = 200_000
@@ -124,10 +126,16 @@ export class MedchainNode {
       const summary = await this.store.blocks.getSummary(head.height)
       this.headTime = summary?.time ?? 0
     }
-    const mempool = new Mempool<import('./app.js').PendingTx>(config.mempool, {
-      setSize: (txs, bytes) => { this.metrics.mempoolTxs.set(txs); this.metrics.mempoolBytes.set(bytes) },
-      rejected: reason => this.metrics.txsRejected.inc({ reason }),
-      evicted: n => this.metrics.mempoolEvicted.inc(n)
+    // The mempool starts at the stored head: blocks applied after a restart continue from it.
+    const mempool = new Mempool<import('./app.js').PendingTx>({
+      limits: config.mempool,
+      head: head?.height ?? 0,
+      clock: this.clock,
+      metrics: {
+        setSize: (txs, bytes) => { this.metrics.mempoolTxs.set(txs); this.metrics.mempoolBytes.set(bytes) },
+        rejected: reason => this.metrics.txsRejected.inc({ reason }),
+        evicted: n => this.metrics.mempoolEvicted.inc(n)
+      }
     })
     this.app = new Application(this.chainId, state, this.store, { maxBlockTxs: config.block.maxTxs, maxBlockBytes: config.block.maxBytes, metrics: this.metrics, genesisWrites, mempool })
 
@@ -167,6 +175,7 @@ export class MedchainNode {
         onSyncRequest: async req => await this.serveSync(req.from, req.to),
         onPeerStatus: ev => {
           if (ev.kind === 'connected' && this.driver !== undefined) this.driver.rebroadcast()
+          if (ev.kind === 'connected') this.offerPending(ev.peer.peerId)
           if (ev.kind === 'genesis-mismatch') this.log.error('peer runs another genesis: refusing it', { peer: ev.peer.peerId, theirs: ev.theirGenesisHash, ours: ev.ourGenesisHash })
           if (ev.kind === 'chain-mismatch') this.log.error('peer runs another chain: refusing it', { peer: ev.peer.peerId, theirs: ev.theirChainId, ours: ev.ourChainId })
         }
@@ -246,6 +255,30 @@ export class MedchainNode {
     this.batcher.add(bytes)
     this.driver.notifyTxs()
     return { id: tx.id }
+  }
+
+  /**
+   * Offers every pending transaction to a member that just connected. Transactions go out
+   * only to the members connected when they arrive, so one accepted while this node had no
+   * peer (just restarted, or cut off) would otherwise reach nobody. The peer drops those it
+   * has already, before any signature check.
+   */
+  private offerPending (peerId: string): void {
+    if (this.p2p === undefined || this.app === undefined || this.stopped || this.app.mempool.size === 0) return
+    let offered = 0
+    let bytes = 0
+    let refused = false
+    const batcher = new TxBatcher(batch => { if (!this.p2p.sendTxBatch(peerId, batch)) refused = true }, { maxItems: 256, maxBytes: MAX_TX_BATCH_BYTES, flushMs: 5 })
+    for (const tx of this.app.mempool.pending()) {
+      // The direct stream's queue is bounded: beyond this the rest would be dropped anyway.
+      if (bytes + tx.bytes.length > MAX_REOFFER_BYTES || refused) break
+      batcher.add(tx.bytes)
+      offered++
+      bytes += tx.bytes.length
+    }
+    batcher.flush()
+    batcher.stop()
+    this.log.info('offered pending transactions to a connected member', { peer: peerId, txs: offered, pending: this.app.mempool.size, refused })
   }
 
   private onTxBatch (bytes: Uint8Array): void {
@@ -414,6 +447,7 @@ export class MedchainNode {
 
   private backend (): ApiBackend {
     const patientId = (hex: string): Uint8Array => fromHex(hex, 32)
+    const patients = new PatientQueries({ state: () => this.app.state, scan: (prefix, o) => this.store.state.scanPrefix(prefix, o), clock: this.clock })
     return {
       status: () => {
         const head = this.store.head()
@@ -475,25 +509,21 @@ export class MedchainNode {
         const committed = this.app.nextNonce(key)
         return { key, nextNonce: committed, nextPendingNonce: this.app.mempool.nextPendingNonce(key, committed) }
       },
-      patientConsents: (id, at) => {
-        const time = at ?? this.clock()
-        return { patient: id, time, consents: listConsents(this.app.state, patientId(id), time) }
-      },
-      patientAudit: async (id, limit) => await auditTrail(prefix => this.store.state.scanPrefix(prefix, { limit }), patientId(id), { limit }),
-      patientRequests: id => ({ patient: id, requests: pendingRequests(this.app.state, patientId(id), this.clock()) }),
-      patientRecords: id => {
-        const p = getPatient(this.app.state, patientId(id))
-        return { patient: id, registered: p !== undefined, records: listRecords(this.app.state, patientId(id)) }
-      },
+      patientConsents: (id, at, page) => patients.consents(id, at, page),
+      patientAudit: async (id, page) => await patients.audit(id, page),
+      patientRequests: (id, page) => patients.requests(id, page),
+      patientRecords: (id, page) => patients.records(id, page),
       patientBreakGlass: async id => breakGlassEvents(this.app.state, patientId(id)),
-      decision: q => checkAccess(this.app.state, {
+      decision: q => patients.decision(q),
+      accessDecision: q => checkAccess(this.app.state, {
         patient: patientId(q.patient),
         requester: fromHex(q.grantee, 32),
-        ...(q.category !== undefined ? { category: q.category as never } : {}),
+        // The words come from a committed access.log: the ledger already checked them.
+        ...(q.category !== undefined ? { category: q.category as Category } : {}),
         ...(q.record !== undefined ? { record: fromHex(q.record, 32) } : {}),
-        action: q.action as never,
-        purpose: q.purpose as never,
-        time: q.time ?? this.clock()
+        action: 'read',
+        purpose: q.purpose as Purpose,
+        time: this.clock()
       }),
       subscribe: listener => {
         this.events.on('event', listener)
@@ -592,7 +622,7 @@ export class MedchainNode {
     const block = bytes === undefined ? null : decodeBlock(bytes)
     const txBytes = block?.txs[loc.index]
     const tx = txBytes === undefined ? null : decodeTx(txBytes, this.chainId, { skipSignature: true }).tx
-    return { id, status: 'committed', height: loc.height, index: loc.index, code: loc.code, tx }
+    return { id, status: 'committed', height: loc.height, index: loc.index, code: loc.code, ...(loc.log !== undefined ? { log: loc.log } : {}), tx }
   }
 
   private async receipt (id: string): Promise<unknown | null> {
