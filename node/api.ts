@@ -130,7 +130,7 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     try {
       const claims = verifyToken(bearerOf(req.headers.authorization, queryToken), { chainId: auth.chainId, nodeKey: auth.nodeKey, nowMs: auth.clock(), replay })
       const principal = backend.identify(claims.key)
-      if (principal === null && mode !== 'self') throw new AuthError('AUTH_UNKNOWN_KEY', 'the token\'s key is not a registered patient, provider or member', claims.key)
+      if (principal === null && mode === 'token') throw new AuthError('AUTH_UNKNOWN_KEY', 'the token\'s key is not a registered patient, provider or member', claims.key)
       req.claims = claims
       req.principal = principal ?? { kind: 'unregistered', key: claims.key }
     } finally {
