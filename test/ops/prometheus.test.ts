@@ -41,7 +41,7 @@ if (!haveProm) {
     const written = join(net.dir, 'prometheus.yml')
     const check = spawnSync(existsSync(PROMTOOL) ? PROMTOOL : 'promtool', ['check', 'config', written], { encoding: 'utf8' })
     t.equal(check.status, 0, `promtool check config ${written}: ${check.stdout}${check.stderr}`)
-    t.match(readFileSync(written, 'utf8'), new RegExp(new URL(net.info.nodes[3].api).host.replace(/\./g, '\\.')), 'every node is a target')
+    t.match(readFileSync(written, 'utf8'), new RegExp(new URL(net.info.nodes[3].metrics).host.replace(/\./g, '\\.')), 'every node is a target')
 
     // Test rendering: 1 s scrapes, and the same rules with every `for` shortened.
     const rulesText = readFileSync(ALERTS_FILE, 'utf8')
