@@ -73,7 +73,7 @@ export async function startDevnet (validators: number, name: string): Promise<Ru
     killGroup('SIGKILL')
     if (process.env.MEDCHAIN_KEEP_DEVNET === undefined) rmSync(dir, { recursive: true, force: true })
   }
-  return { dir, info, process: child, clients: info.nodes.map(n => new MedchainClient(n.api)), killNode, stop }
+  return { dir, info, process: child, clients: info.nodes.map(n => new MedchainClient(n.api, { key: loadKey(n.home).seed })), killNode, stop }
 }
 
 export async function height (client: MedchainClient): Promise<number> {
@@ -87,6 +87,8 @@ export interface World {
   emergency: TxSigner
   patient: TxSigner
   other: TxSigner
+  /** Seeds of the patients and providers, to sign API requests as them. */
+  seeds: { physician: Uint8Array, emergency: Uint8Array, patient: Uint8Array, other: Uint8Array }
   /** Committed tx ids, by what they did. */
   ids: { registerPhysician: string, grant: string, access: string, breakGlass: string }
 }
@@ -107,10 +109,11 @@ export async function sendTx<K extends TxKind> (client: MedchainClient, kind: K,
 /** Member registers a physician and an emergency physician; two patients register; one grants the physician. */
 export async function setupWorld (client: MedchainClient, memberHome: string): Promise<Omit<World, 'ids'> & { ids: { registerPhysician: string, grant: string } }> {
   const member = fastSigner(loadKey(memberHome).seed)
-  const physician = fastSigner(generateSeed())
-  const emergency = fastSigner(generateSeed())
-  const patient = fastSigner(generateSeed())
-  const other = fastSigner(generateSeed())
+  const seeds = { physician: generateSeed(), emergency: generateSeed(), patient: generateSeed(), other: generateSeed() }
+  const physician = fastSigner(seeds.physician)
+  const emergency = fastSigner(seeds.emergency)
+  const patient = fastSigner(seeds.patient)
+  const other = fastSigner(seeds.other)
   const nonce = await client.nextNonce(member.publicKey)
   const [regP, regE, regPat, regOther] = await Promise.all([
     sendTx(client, 'provider.register', { key: physician.publicKey, role: 'physician', name: 'Dr. Ada Physician' }, member, nonce),
@@ -124,7 +127,7 @@ export async function setupWorld (client: MedchainClient, memberHome: string): P
     grantee: { type: 'provider', key: physician.publicKey }, categories: ['*'], actions: ['read'], purposes: ['TREAT'], validFrom: now - 60_000, validUntil: now + 30 * DAY
   }, patient, 1)
   expectOk('consent grant', grant)
-  return { member, physician, emergency, patient, other, ids: { registerPhysician: regP.id, grant: grant.id } }
+  return { member, physician, emergency, patient, other, seeds, ids: { registerPhysician: regP.id, grant: grant.id } }
 }
 
 /** The physician reads the patient's labs (permitted by the grant), then the emergency physician breaks the glass. */

@@ -50,7 +50,7 @@ if (!haveProm) {
     const written = join(net.dir, 'prometheus.yml')
     const check = spawnSync(existsSync(PROMTOOL) ? PROMTOOL : 'promtool', ['check', 'config', written], { encoding: 'utf8' })
     t.equal(check.status, 0, `promtool check config ${written}: ${check.stdout}${check.stderr}`)
-    t.match(readFileSync(written, 'utf8'), new RegExp(new URL(net.info.nodes[3].api).host.replace(/\./g, '\\.')), 'every node is a target')
+    t.match(readFileSync(written, 'utf8'), new RegExp(new URL(net.info.nodes[3].metrics).host.replace(/\./g, '\\.')), 'every node is a target')
 
     // The shipped rules, unchanged, at the shipped example's scrape and evaluation interval.
     const rulesText = readFileSync(ALERTS_FILE, 'utf8')
