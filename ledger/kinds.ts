@@ -1,5 +1,6 @@
 import { s, CodecError, compareBytes, type Schema, type Infer } from '../codec/index.js'
 import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES, type GranteeType } from './constants.js'
+import { designationProblem, representationSchemas, type DesignateBody } from './representation.js'
 
 /** A set of fixed-length byte strings: strictly increasing bytewise, so one encoding per set. */
 function sortedBytesSet (length: number, maxItems: number, minItems = 0): Schema<Uint8Array[]> {
@@ -47,9 +48,11 @@ export const BODY_SCHEMAS = {
     purposes: s.sortedSet(purpose, PURPOSES.length, 1),
     validFrom: s.uint(),
     validUntil: s.uint(),
-    request: s.optional(id)
+    request: s.optional(id),
+    // Acting for a patient (ledger/representation.ts): absent, the sender is the patient.
+    patient: s.optional(id)
   }),
-  'consent.revoke': s.struct({ grantId: id }),
+  'consent.revoke': s.struct({ grantId: id, patient: s.optional(id) }),
   'access.request': s.struct({
     patient: id,
     categories: s.sortedSet(category, CATEGORIES.length, 1),
@@ -61,7 +64,8 @@ export const BODY_SCHEMAS = {
   'access.break_glass': s.struct({ patient: id, purpose, reason: s.text(512), durationMs: s.uint() }),
   'record.anchor': s.struct({ patient: id, category, hash, locator, purpose }),
   'record.amend': s.struct({ patient: id, record: id, hash, locator, purpose }),
-  'record.erase': s.struct({ patient: id, record: id, purpose })
+  'record.erase': s.struct({ patient: id, record: id, purpose }),
+  ...representationSchemas(key)
 } as const
 
 export type TxKind = keyof typeof BODY_SCHEMAS
@@ -83,6 +87,8 @@ export function crossFieldProblem (kind: TxKind, body: AnyTxBody): string | null
       if ((b.category === undefined) === (b.record === undefined)) return 'exactly one of category and record'
       return null
     }
+    case 'representation.designate':
+      return designationProblem(body as DesignateBody)
     default:
       return null
   }
