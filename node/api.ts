@@ -22,6 +22,7 @@ export interface ApiBackend {
   patientAudit (patientId: string, page: PageRequest): Promise<unknown>
   patientRequests (patientId: string, page: PageRequest): unknown
   patientRecords (patientId: string, page: PageRequest): unknown
+  patientRepresentatives (patientId: string, at: number | null, page: PageRequest): unknown
   patientBreakGlass (patientId: string): Promise<unknown[]>
   decision (q: DecisionParams): unknown
   subscribe (listener: (event: ChainEvent) => void): () => void
@@ -143,6 +144,9 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery }>, reply) => json(reply, backend.patientRequests(req.params.id, pageParams('items', req.query))))
   app.get('/v1/patients/:id/records', paged(),
     async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery }>, reply) => json(reply, backend.patientRecords(req.params.id, pageParams('items', req.query))))
+  app.get('/v1/patients/:id/representatives', paged({ at: { type: 'integer', minimum: 0 } }),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery & { at?: number } }>, reply) =>
+      json(reply, backend.patientRepresentatives(req.params.id, req.query.at ?? null, pageParams('items', req.query))))
   app.get('/v1/patients/:id/break-glass', patientParams, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => json(reply, await backend.patientBreakGlass(req.params.id)))
 
   app.get('/v1/decision', {
