@@ -11,7 +11,7 @@ import type { StateView } from './state.js'
  */
 
 /**
- * Legal basis of a representation (FHIR v3-RoleCode of the RelatedPerson: docs/fhir-mapping.md):
+ * Legal basis of a representation (FHIR v3-RoleCode of the RelatedPerson: docs/fhir-representation.md):
  * a parent of a minor, a court-appointed guardian, an agent under a healthcare power of attorney.
  */
 export const REPRESENTATION_BASES = ['healthcare_poa', 'legal_guardian', 'parent_of_minor'] as const
