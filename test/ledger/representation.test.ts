@@ -1,6 +1,7 @@
 // Acting for a patient (issue 19): rows R01..R17 of docs/decision-table.md, each on a real
 // ledger (genesis, executeBlock, apply), the trail read back from the append log.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { sha256 } from '../../crypto/index.js'
 import { bytesEqual, toHex, utf8 } from '../../codec/index.js'
 import {
@@ -283,4 +284,12 @@ t.test('R17 at most MAX_REPRESENTATIONS standing representations per patient; en
   t.equal(c.run('regA', 'representation.designate', designateBody(c, { representative: c.key('one-more') })).code, 'OK')
   t.equal(expectedNonce(c.state, c.key('regA')), MAX_REPRESENTATIONS + 2)
   t.equal(listRepresentations(c.state, c.key('pat')).filter((r: Representation) => representationStatus(r, c.time) === 'active').length, MAX_REPRESENTATIONS)
+})
+
+t.test('every R row of docs/decision-table.md has its test here', async t => {
+  const doc = readFileSync(new URL('../../docs/decision-table.md', import.meta.url), 'utf8')
+  const self = readFileSync(new URL(import.meta.url), 'utf8')
+  const rows = [...doc.matchAll(/^\| (R\d\d) \|/gm)].map(m => m[1])
+  t.same(rows, Array.from({ length: 17 }, (_, i) => `R${String(i + 1).padStart(2, '0')}`))
+  for (const row of rows) t.ok(self.includes(`t.test('${row} `), row)
 })
