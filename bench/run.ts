@@ -133,7 +133,7 @@ export async function runBench (o: BenchOptions): Promise<BenchResult> {
   const cores = cpus().length
   o.log(`measuring this machine's bounds (ed25519 verify, LevelDB sync batches) on ${cores} cores`)
   const bounds = await measureBounds({ quick: o.quick, cores })
-  o.log(`  node:crypto verify ${Math.round(bounds.verifyPerSec)}/s (${bounds.verifyUs.toFixed(1)} µs), noble ${Math.round(bounds.nobleVerifyPerSec)}/s, LevelDB ${Math.round(bounds.leveldb.entriesPerSec)} entries/s in sync batches of ${bounds.leveldb.batchEntries}`)
+  o.log(`  libsodium verify ${Math.round(bounds.verifyPerSec)}/s (${bounds.verifyUs.toFixed(1)} µs), noble ${Math.round(bounds.nobleVerifyPerSec)}/s, LevelDB ${Math.round(bounds.leveldb.entriesPerSec)} entries/s in sync batches of ${bounds.leveldb.batchEntries}`)
   const { log: _log, ...options } = o
   const result: BenchResult = {
     version: 1,
