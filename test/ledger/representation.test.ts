@@ -113,7 +113,8 @@ t.test('R05 a representative key is a person\'s key: not the patient\'s, a membe
   const refusal = (kind: 'provider.register' | 'representation.designate', body: object): string => {
     try { decodeTx(buildTx(kind, body as never, { chainId: CHAIN, signer: c.signer('regA'), nonce: 0 }).bytes, CHAIN); return 'accepted' } catch (err) { return (err as LedgerError).code }
   }
-  t.equal(refusal('representation.designate', designateBody(c, { representative: identity })), refusal('provider.register', { key: identity, role: 'admin', name: 'x' }))
+  t.equal(refusal('representation.designate', designateBody(c, { representative: identity })), 'TX_BAD_KEY')
+  t.equal(refusal('provider.register', { key: identity, role: 'admin', name: 'x' }), 'TX_BAD_KEY', 'as provider.register\'s key')
   // Stateless: a parent of a minor needs the majority date; the window must be ordered.
   t.equal(refusal('representation.designate', designateBody(c, { majority: undefined })), 'TX_MALFORMED')
   t.equal(refusal('representation.designate', designateBody(c, { validFrom: c.time + 2, validUntil: c.time + 1 })), 'TX_MALFORMED')
