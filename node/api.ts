@@ -45,6 +45,7 @@ export interface ApiBackend {
   patientAudit (patientId: string, page: PageRequest): Promise<unknown>
   patientRequests (patientId: string, page: PageRequest): unknown
   patientRecords (patientId: string, page: PageRequest): unknown
+  patientRepresentatives (patientId: string, at: number | null, page: PageRequest): unknown
   patientBreakGlass (patientId: string): Promise<unknown[]>
   decision (q: DecisionParams): unknown
   /** The ledger's decision now for a provider's read of a category or a record (docs/access-table.md, P2). */
@@ -287,6 +288,11 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     onlyPatient(req, 'break-glass')
     return json(reply, await backend.patientBreakGlass(req.params.id))
   })
+  app.get('/v1/patients/:id/representatives', paged({ at: { type: 'integer', minimum: 0 } }),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery & { at?: number } }>, reply) => {
+      onlyPatient(req, 'representatives')
+      return json(reply, backend.patientRepresentatives(req.params.id, req.query.at ?? null, pageParams('items', req.query)))
+    })
 
   app.get('/v1/decision', {
     ...reads('token'),

@@ -506,6 +506,7 @@ export class MedchainNode {
       patientAudit: async (id, page) => await patients.audit(id, page),
       patientRequests: (id, page) => patients.requests(id, page),
       patientRecords: (id, page) => patients.records(id, page),
+      patientRepresentatives: (id, at, page) => patients.representatives(id, at, page),
       patientBreakGlass: async id => breakGlassEvents(this.app.state, patientId(id)),
       decision: q => patients.decision(q),
       accessDecision: q => checkAccess(this.app.state, {

@@ -101,7 +101,7 @@ export function openApiDocument (): Record<string, unknown> {
         get: {
           summary: 'audit trail of a patient, newest entry first, paged (cursor <height>-<seq>)',
           parameters: [patientParam, ...pageParams(AUDIT_CURSOR)],
-          responses: page('audit entries', 'entries', { type: { type: 'string' }, txId: hex64, actor: hex64, at: { type: 'object' }, permit: { type: 'boolean' }, reason: { type: 'string' } })
+          responses: page('audit entries', 'entries', { type: { type: 'string' }, txId: hex64, actor: hex64, by: { type: 'string', description: 'who acted: "by <key>", or "by representative <key> (<basis>)" when a representative acted for the patient (actedAs)' }, actedAs: { type: 'object' }, at: { type: 'object' }, permit: { type: 'boolean' }, reason: { type: 'string' } })
         }
       },
       '/v1/patients/{id}/requests': {
@@ -116,6 +116,13 @@ export function openApiDocument (): Record<string, unknown> {
           summary: 'records with amendment history, newest anchored first, paged (cursor <height>-<record id>)',
           parameters: [patientParam, ...pageParams(ITEM_CURSOR)],
           responses: page('records', 'records', { id: hex64, category: { type: 'string' } }, { registered: { type: 'boolean' } })
+        }
+      },
+      '/v1/patients/{id}/representatives': {
+        get: {
+          summary: 'who may act for the patient (parents, guardians, legal representatives), newest designation first, paged (cursor <height>-<representation id>); status active, not_yet_valid, expired, majority or revoked at `at`',
+          parameters: [patientParam, { name: 'at', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'time (ms) at which status is evaluated; default now' }, ...pageParams(ITEM_CURSOR)],
+          responses: page('representatives', 'representatives', { representation: { type: 'object' }, status: { type: 'string', enum: ['active', 'not_yet_valid', 'expired', 'majority', 'revoked'] } }, { time: { type: 'integer' } })
         }
       },
       '/v1/patients/{id}/break-glass': { get: { summary: 'break-glass events of a patient', parameters: [patientParam], responses: okArray('events') } },

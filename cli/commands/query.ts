@@ -87,6 +87,7 @@ export function queryCommand (): Command {
   cmd.addCommand(paged('audit', 'audit trail of a patient', 'audit', 'entries', 'audit'))
   cmd.addCommand(paged('requests', 'pending access requests of a patient', 'requests', 'requests', 'items'))
   cmd.addCommand(paged('records', 'records of a patient with amendments', 'records', 'records', 'items'))
+  cmd.addCommand(paged('representatives', 'who may act for a patient (parents, guardians, representatives) and their status', 'representatives', 'representatives', 'items'))
   cmd.addCommand(q('break-glass', 'break-glass events of a patient', p => `/v1/patients/${p}/break-glass`, ['patient']))
   const decision = new Command('decision').description('access decision for (patient, grantee, category, action, purpose[, time]) with its reason')
     .requiredOption('--patient <id>').requiredOption('--grantee <key>').requiredOption('--category <c>')

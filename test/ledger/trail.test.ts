@@ -1,4 +1,4 @@
-// Who may write a patient's audit trail (rows W01..W07 of docs/decision-table.md), and
+// Who may write a patient's audit trail (rows W01..W08 of docs/decision-table.md), and
 // refused access attempts recorded in the trail flagged `refused` (issue 10, items 3 and 4).
 import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
@@ -178,11 +178,29 @@ t.test('the state root covers refused entries', async t => {
   t.notOk(bytesEqual(exec.stateRoot, nextStateRoot(prev, exec.writes, [])), 'without the entry the root differs')
 })
 
+t.test('W08 a representative writes the trail only while in force and within scope, marked actedAs', async t => {
+  const c = world()
+  t.equal(c.run('alpha', 'provider.register', { key: c.key('reg'), role: 'admin', name: 'Registrar' }).code, 'OK')
+  const rep = c.tx('reg', 'representation.designate', {
+    patient: c.key('pat'), representative: c.key('mum'), scope: ['grant'], basis: 'legal_guardian', document: h(7), validUntil: c.time + 10 * DAY
+  })
+  t.equal(c.block([rep]).results[0].code, 'OK')
+  t.equal((await trail(c)).at(-1)?.type, 'representation.designated', 'the registrar writes as W05')
+  const r = c.run('mum', 'consent.grant', grantBody(c, { patient: c.key('pat') }))
+  t.equal(r.code, 'OK')
+  const e = (await trail(c)).at(-1) as Entry
+  t.same([e.type, toHex(e.actor), toHex(e.actedAs?.representation as Uint8Array)], ['consent.granted', toHex(c.key('mum')), rep.idHex])
+  await refusedUnrecorded(t, c, 'mum', () => c.run('mum', 'representation.read_trail', { patient: c.key('pat') }), 'SCOPE_EXCEEDED')
+  await refusedUnrecorded(t, c, 'stranger', () => c.run('stranger', 'consent.grant', grantBody(c, { patient: c.key('pat') })), 'NOT_REPRESENTATIVE')
+  c.block([], 11 * DAY)
+  await refusedUnrecorded(t, c, 'mum', () => c.run('mum', 'consent.grant', grantBody(c, { patient: c.key('pat') })), 'REPRESENTATION_INACTIVE')
+})
+
 t.test('every W row of docs/decision-table.md has its test here', async t => {
   const doc = readFileSync(new URL('../../docs/decision-table.md', import.meta.url), 'utf8')
   const self = readFileSync(new URL(import.meta.url), 'utf8')
   const rows = [...doc.matchAll(/^\| (W\d\d) \|/gm)].map(m => m[1])
-  t.same(rows, ['W01', 'W02', 'W03', 'W04', 'W05', 'W06', 'W07'])
+  t.same(rows, ['W01', 'W02', 'W03', 'W04', 'W05', 'W06', 'W07', 'W08'])
   for (const row of rows) t.ok(self.includes(`t.test('${row} `), row)
 })
 
