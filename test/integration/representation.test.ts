@@ -13,12 +13,15 @@ const cluster = new Cluster(1)
 t.teardown(async () => { await cluster.stopAll() })
 
 const member = fastSigner(cluster.nodes[0].seed)
-const child = fastSigner(generateSeed())
+const childSeed = generateSeed()
+const child = fastSigner(childSeed)
 const parent = fastSigner(generateSeed())
 const registrar = fastSigner(generateSeed())
 const paediatrician = fastSigner(generateSeed())
 const client = cluster.nodes[0].client
 const childId = toHex(child.publicKey)
+// The child's own reads (docs/access-table.md P1, P3): a patient reads everything about themself.
+const asChild = client.as(childSeed)
 const DAY = 86_400_000
 
 type Committed = Record<string, unknown> & { id: string, code: string, log?: string, height: number, events: Array<{ type: string, attributes: Record<string, unknown> }> }
@@ -59,11 +62,11 @@ t.test('a parent acts for a child until the majority date; the grown patient rev
   const access = await send('access.log', { patient: child.publicKey, category: 'immunizations', action: 'read', purpose: 'TREAT' }, paediatrician, { wait: true })
   t.same([access.code, access.events[0].attributes.permit, access.events[0].attributes.reason], ['OK', true, 'CONSENT_GRANTED'], 'the paediatrician is permitted')
 
-  const trail = await client.get<{ entries: Entry[] }>(`/v1/patients/${childId}/audit`)
+  const trail = await asChild.get<{ entries: Entry[] }>(`/v1/patients/${childId}/audit`)
   const granted = trail.entries.find(e => e.type === 'consent.granted')
   t.same([granted?.actor, granted?.actedAs?.basis, granted?.by], [toHex(parent.publicKey), 'parent_of_minor', `by representative ${toHex(parent.publicKey)} (parent_of_minor)`], 'the child\'s trail shows the parent as the actor')
   t.equal(trail.entries.find(e => e.type === 'access')?.permit, true)
-  const reps = await client.get<{ representatives: Array<{ status: string, representation: { representative: string, basis: string } }> }>(`/v1/patients/${childId}/representatives`)
+  const reps = await asChild.get<{ representatives: Array<{ status: string, representation: { representative: string, basis: string } }> }>(`/v1/patients/${childId}/representatives`)
   t.same(reps.representatives.map(r => [r.status, r.representation.representative, r.representation.basis]), [['active', toHex(parent.publicKey), 'parent_of_minor']])
 
   // Positive sign that the date has passed on chain: a committed block whose time is past it.
@@ -76,7 +79,7 @@ t.test('a parent acts for a child until the majority date; the grown patient rev
 
   const late = await send('consent.grant', grantBody(registrar, now), parent, { wait: true })
   t.same([late.code, late.log], ['REPRESENTATION_INACTIVE', 'REPRESENTATION_MAJORITY'], 'the parent\'s new grant is refused')
-  const after = await client.get<{ representatives: Array<{ status: string }> }>(`/v1/patients/${childId}/representatives`)
+  const after = await asChild.get<{ representatives: Array<{ status: string }> }>(`/v1/patients/${childId}/representatives`)
   t.same(after.representatives.map(r => r.status), ['majority'], 'ended with no transaction')
   const decision = async (): Promise<[boolean, string]> => {
     const d = await client.get<{ permit: boolean, reason: string }>(`/v1/decision?patient=${childId}&grantee=${toHex(paediatrician.publicKey)}&category=immunizations&action=read&purpose=TREAT`)
