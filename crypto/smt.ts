@@ -22,11 +22,18 @@ const LEAF = 0
 const INNER = 1
 const NODE_BYTES = 65
 
-/** Reads a node's bytes at a position key, synchronously (the storage layer supplies it). */
+/**
+ * A node in memory: a leaf (a = path, b = valueHash) or an inner node (a = left hash,
+ * b = right hash). Kept as two 32-byte arrays, not one 65-byte one: V8 allocates typed
+ * arrays up to 64 bytes on its heap and larger ones off it, ten times slower (measured).
+ */
+export interface SmtNode { leaf: boolean, a: Uint8Array, b: Uint8Array }
+
+/** Reads a node's bytes (encodeSmtNode) at a position key, synchronously (the storage layer supplies it). */
 export type SmtNodeReader = (positionKey: Uint8Array) => Uint8Array | undefined
 
-/** A node write: position key and bytes, or null to delete. */
-export type SmtNodeWrite = [positionKey: Uint8Array, bytes: Uint8Array | null]
+/** A node write: position key and node, or null to delete. */
+export type SmtNodeWrite = [positionKey: Uint8Array, node: SmtNode | null]
 
 export interface SmtChange { path: Uint8Array, valueHash: Uint8Array | null }
 
@@ -49,27 +56,37 @@ export function sha256One (data: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
-export function smtLeafHash (path: Uint8Array, valueHash: Uint8Array): Uint8Array {
-  return sha256One(leafBytes(path, valueHash))
+const scratch = new Uint8Array(NODE_BYTES)
+/** sha256(tag ‖ a ‖ b) through one reused buffer (crypto.hash copies its input before returning). */
+function hash3 (tag: number, a: Uint8Array, b: Uint8Array): Uint8Array {
+  scratch[0] = tag
+  scratch.set(a, 1)
+  scratch.set(b, 33)
+  return sha256One(scratch)
 }
 
-function leafBytes (path: Uint8Array, valueHash: Uint8Array): Uint8Array {
+export function smtLeafHash (path: Uint8Array, valueHash: Uint8Array): Uint8Array { return hash3(LEAF, path, valueHash) }
+function innerHash (left: Uint8Array, right: Uint8Array): Uint8Array { return hash3(INNER, left, right) }
+export function smtNodeHash (n: SmtNode): Uint8Array { return hash3(n.leaf ? LEAF : INNER, n.a, n.b) }
+
+/** Stored form: tag ‖ a ‖ b (65 bytes). */
+export function encodeSmtNode (n: SmtNode): Uint8Array {
   const out = new Uint8Array(NODE_BYTES)
-  out[0] = LEAF
-  out.set(path, 1)
-  out.set(valueHash, 33)
+  out[0] = n.leaf ? LEAF : INNER
+  out.set(n.a, 1)
+  out.set(n.b, 33)
   return out
 }
 
-function innerBytes (left: Uint8Array, right: Uint8Array): Uint8Array {
-  const out = new Uint8Array(NODE_BYTES)
-  out[0] = INNER
-  out.set(left, 1)
-  out.set(right, 33)
-  return out
+export function decodeSmtNode (bytes: Uint8Array, where: unknown = null): SmtNode {
+  if (bytes.length !== NODE_BYTES || (bytes[0] !== LEAF && bytes[0] !== INNER)) {
+    throw new SmtError('SMT_NODE_CORRUPT', `tree node is ${bytes.length} bytes with tag ${bytes[0]}`, where)
+  }
+  return { leaf: bytes[0] === LEAF, a: bytes.subarray(1, 33), b: bytes.subarray(33, 65) }
 }
 
-function innerHash (left: Uint8Array, right: Uint8Array): Uint8Array { return sha256One(innerBytes(left, right)) }
+const leafNode = (path: Uint8Array, valueHash: Uint8Array): SmtNode => ({ leaf: true, a: path, b: valueHash })
+const innerNode = (left: Uint8Array, right: Uint8Array): SmtNode => ({ leaf: false, a: left, b: right })
 
 function bit (path: Uint8Array, i: number): number { return (path[i >> 3] >> (7 - (i & 7))) & 1 }
 
@@ -85,7 +102,11 @@ export function smtPosition (path: Uint8Array, depth: number): Uint8Array {
   return out
 }
 
-function posString (pos: Uint8Array): string { return Buffer.from(pos.buffer, pos.byteOffset, pos.byteLength).toString('latin1') }
+function posString (pos: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < pos.length; i++) out += String.fromCharCode(pos[i])
+  return out
+}
 
 /** Nodes this shallow stay in memory for good: at most 2^(TOP_DEPTH+1) of them. */
 const TOP_DEPTH = 12
@@ -93,9 +114,9 @@ export const DEFAULT_SMT_CACHE = 100_000
 
 export class SparseMerkleTree {
   /** Nodes not (yet) in the reader: the whole tree when there is none. null = deleted. */
-  private readonly own = new Map<string, Uint8Array | null>()
-  private readonly top = new Map<string, Uint8Array>()
-  private readonly cache = new Map<string, Uint8Array>()
+  private readonly own = new Map<string, SmtNode | null>()
+  private readonly top = new Map<string, SmtNode>()
+  private readonly cache = new Map<string, SmtNode>()
   private reader: SmtNodeReader | null = null
   private currentRoot: Uint8Array
   private readonly cacheLimit: number
@@ -115,32 +136,30 @@ export class SparseMerkleTree {
   /** Nodes held in memory that the reader does not have: written with the next persisted block. */
   unpersisted (): SmtNodeWrite[] {
     const out: SmtNodeWrite[] = []
-    for (const [k, v] of this.own) out.push([Uint8Array.from(Buffer.from(k, 'latin1')), v])
+    for (const [k, v] of this.own) out.push([Uint8Array.from(k, c => c.charCodeAt(0)), v])
     return out
   }
 
-  private read (pos: Uint8Array, key: string, depth: number): Uint8Array | undefined {
+  private read (pos: Uint8Array, key: string, depth: number): SmtNode | undefined {
     const own = this.own.get(key)
     if (own !== undefined) return own ?? undefined
-    if (this.own.has(key) || this.reader === null) return undefined
+    if (this.reader === null || this.own.has(key)) return undefined
     const hot = depth <= TOP_DEPTH ? this.top.get(key) : this.cache.get(key)
     if (hot !== undefined) return hot
     const bytes = this.reader(pos)
     if (bytes === undefined) return undefined
-    if (bytes.length !== NODE_BYTES || (bytes[0] !== LEAF && bytes[0] !== INNER)) {
-      throw new SmtError('SMT_NODE_CORRUPT', `tree node at depth ${depth} is ${bytes.length} bytes with tag ${bytes[0]}`, toHexShort(pos))
-    }
-    this.remember(key, depth, bytes)
-    return bytes
+    const node = decodeSmtNode(bytes, toHexShort(pos))
+    this.remember(key, depth, node)
+    return node
   }
 
-  private remember (key: string, depth: number, bytes: Uint8Array): void {
-    if (depth <= TOP_DEPTH) { this.top.set(key, bytes); return }
+  private remember (key: string, depth: number, node: SmtNode): void {
+    if (depth <= TOP_DEPTH) { this.top.set(key, node); return }
     if (this.cache.size >= this.cacheLimit) {
       let drop = Math.max(1, this.cacheLimit >> 3)
       for (const old of this.cache.keys()) { this.cache.delete(old); if (--drop === 0) break }
     }
-    this.cache.set(key, bytes)
+    this.cache.set(key, node)
   }
 
   /**
@@ -153,79 +172,83 @@ export class SparseMerkleTree {
     }
     if (changes.length === 0) return { prevRoot: this.currentRoot, root: this.currentRoot, nodes: [] }
     const writes = new Map<string, SmtNodeWrite>()
-    const view = (pos: Uint8Array, key: string, depth: number): Uint8Array | undefined => {
+    const view = (pos: Uint8Array, key: string, depth: number): SmtNode | undefined => {
       const w = writes.get(key)
       if (w !== undefined) return w[1] ?? undefined
       return this.read(pos, key, depth)
     }
-    const put = (pos: Uint8Array, key: string, bytes: Uint8Array | null): void => { writes.set(key, [pos, bytes]) }
+    const put = (pos: Uint8Array, key: string, node: SmtNode | null): void => { writes.set(key, [pos, node]) }
+    const hashOf = (n: SmtNode | undefined): Uint8Array => n === undefined ? SMT_EMPTY : smtNodeHash(n)
 
-    /** Subtree at (depth, prefix of changes[lo].path) after changes[lo..hi): its node bytes or undefined (empty). */
-    const build = (depth: number, lo: number, hi: number): Uint8Array | undefined => {
+    /** Subtree at (depth, prefix of changes[lo].path) after changes[lo..hi): its node or undefined (empty). */
+    const build = (depth: number, lo: number, hi: number): SmtNode | undefined => {
       const pos = smtPosition(changes[lo].path, depth)
       const key = posString(pos)
       const node = view(pos, key, depth)
-      if (node !== undefined && node[0] === INNER) {
+      if (node !== undefined && !node.leaf) {
         const m = splitAt(changes, lo, hi, depth)
-        let left: Uint8Array | undefined | null = null // null: unchanged
-        let right: Uint8Array | undefined | null = null
-        if (m > lo) left = build(depth + 1, lo, m)
-        if (hi > m) right = build(depth + 1, m, hi)
-        const lh = left === null ? node.subarray(1, 33) : left === undefined ? SMT_EMPTY : sha256One(left)
-        const rh = right === null ? node.subarray(33, 65) : right === undefined ? SMT_EMPTY : sha256One(right)
+        const left = m > lo ? build(depth + 1, lo, m) : null // null: unchanged
+        const right = hi > m ? build(depth + 1, m, hi) : null
+        const lh = left === null ? node.a : hashOf(left)
+        const rh = right === null ? node.b : hashOf(right)
         const lEmpty = bytesEqual(lh, SMT_EMPTY)
         const rEmpty = bytesEqual(rh, SMT_EMPTY)
         if (lEmpty && rEmpty) { put(pos, key, null); return undefined }
         if (lEmpty || rEmpty) {
           // One side left: if it is a lone leaf it moves up here (a subtree of one leaf is that leaf).
-          const childPath = changes[lo].path.slice()
-          setBit(childPath, depth, lEmpty ? 1 : 0)
-          const childPos = smtPosition(childPath, depth + 1)
-          const childKey = posString(childPos)
-          const child = lEmpty ? (right ?? view(childPos, childKey, depth + 1)) : (left ?? view(childPos, childKey, depth + 1))
-          if (child !== undefined && child[0] === LEAF) {
+          const side = lEmpty ? right : left
+          let child = side ?? undefined
+          let childPos: Uint8Array | null = null
+          let childKey = ''
+          if (side === null || side?.leaf === true) {
+            const childPath = changes[lo].path.slice()
+            setBit(childPath, depth, lEmpty ? 1 : 0)
+            childPos = smtPosition(childPath, depth + 1)
+            childKey = posString(childPos)
+            if (side === null) child = view(childPos, childKey, depth + 1)
+          }
+          if (child !== undefined && child.leaf && childPos !== null) {
             put(childPos, childKey, null)
             put(pos, key, child)
             return child
           }
         }
-        const bytes = innerBytes(lh, rh)
-        put(pos, key, bytes)
-        return bytes
+        const inner = innerNode(lh, rh)
+        put(pos, key, inner)
+        return inner
       }
       // An empty position or a lone leaf: everything below is rebuilt from the leaves.
-      const leaves: Array<[Uint8Array, Uint8Array]> = []
-      let existing: Uint8Array | null = node === undefined ? null : node.subarray(1, 33)
+      const leaves: SmtNode[] = []
+      let existing: SmtNode | null = node ?? null
       for (let i = lo; i < hi; i++) {
         const c = changes[i]
         if (existing !== null) {
-          const cmp = compareBytes(existing, c.path)
-          if (cmp < 0) { leaves.push([existing, (node as Uint8Array).subarray(33, 65)]); existing = null } else if (cmp === 0) existing = null
+          const cmp = compareBytes(existing.a, c.path)
+          if (cmp < 0) { leaves.push(existing); existing = null } else if (cmp === 0) existing = null
         }
-        if (c.valueHash !== null) leaves.push([c.path, c.valueHash])
+        if (c.valueHash !== null) leaves.push(leafNode(c.path, c.valueHash))
       }
-      if (existing !== null) leaves.push([existing, (node as Uint8Array).subarray(33, 65)])
+      if (existing !== null) leaves.push(existing)
       const fresh = this.fresh(depth, leaves, 0, leaves.length, put)
       if (fresh === undefined) { if (node !== undefined) put(pos, key, null) } else put(pos, key, fresh)
       return fresh
     }
-    const rootNode = build(0, 0, changes.length)
-    const root = rootNode === undefined ? SMT_EMPTY : sha256One(rootNode)
+    const root = hashOf(build(0, 0, changes.length))
     return { prevRoot: this.currentRoot, root, nodes: [...writes.values()] }
   }
 
-  /** A subtree built from leaves only (nothing stored below this position); writes its inner nodes. */
-  private fresh (depth: number, leaves: Array<[Uint8Array, Uint8Array]>, lo: number, hi: number, put: (pos: Uint8Array, key: string, bytes: Uint8Array | null) => void): Uint8Array | undefined {
+  /** A subtree built from leaves only (nothing stored below this position); writes the nodes below it. */
+  private fresh (depth: number, leaves: SmtNode[], lo: number, hi: number, put: (pos: Uint8Array, key: string, node: SmtNode | null) => void): SmtNode | undefined {
     if (hi === lo) return undefined
-    if (hi - lo === 1) return leafBytes(leaves[lo][0], leaves[lo][1])
+    if (hi - lo === 1) return leaves[lo]
     if (depth >= 256) throw new SmtError('SMT_UNSORTED', 'two leaves with one path', depth)
     let m = lo
-    while (m < hi && bit(leaves[m][0], depth) === 0) m++
+    while (m < hi && bit(leaves[m].a, depth) === 0) m++
     const left = this.fresh(depth + 1, leaves, lo, m, put)
     const right = this.fresh(depth + 1, leaves, m, hi, put)
-    if (left !== undefined) { const p = smtPosition(leaves[lo][0], depth + 1); put(p, posString(p), left) }
-    if (right !== undefined) { const p = smtPosition(leaves[m][0], depth + 1); put(p, posString(p), right) }
-    return innerBytes(left === undefined ? SMT_EMPTY : sha256One(left), right === undefined ? SMT_EMPTY : sha256One(right))
+    if (left !== undefined) { const p = smtPosition(leaves[lo].a, depth + 1); put(p, posString(p), left) }
+    if (right !== undefined) { const p = smtPosition(leaves[m].a, depth + 1); put(p, posString(p), right) }
+    return innerNode(left === undefined ? SMT_EMPTY : smtNodeHash(left), right === undefined ? SMT_EMPTY : smtNodeHash(right))
   }
 
   /**
@@ -236,17 +259,15 @@ export class SparseMerkleTree {
     if (!bytesEqual(u.prevRoot, this.currentRoot)) throw new SmtError('SMT_ROOT_MISMATCH', 'update was built on another root', toHexShort(u.prevRoot))
     const durable = this.reader !== null && opts.persisted === true
     if (durable) this.own.clear()
-    for (const [pos, bytes] of u.nodes) {
+    for (const [pos, node] of u.nodes) {
       const key = posString(pos)
       const depth = (pos[0] << 8) | pos[1]
       if (durable) {
-        this.top.delete(key); this.cache.delete(key)
-        if (bytes !== null) this.remember(key, depth, bytes)
-      } else if (this.reader === null && bytes === null) {
+        if (node === null) { this.top.delete(key); this.cache.delete(key) } else this.remember(key, depth, node)
+      } else if (this.reader === null && node === null) {
         this.own.delete(key)
       } else {
-        this.own.set(key, bytes)
-        this.top.delete(key); this.cache.delete(key)
+        this.own.set(key, node)
       }
     }
     this.currentRoot = u.root
@@ -259,13 +280,13 @@ export class SparseMerkleTree {
       const pos = smtPosition(path, depth)
       const node = this.read(pos, posString(pos), depth)
       if (node === undefined) return { siblings, leaf: null }
-      if (node[0] === LEAF) return { siblings, leaf: { path: node.slice(1, 33), valueHash: node.slice(33, 65) } }
-      siblings.push(bit(path, depth) === 0 ? node.slice(33, 65) : node.slice(1, 33))
+      if (node.leaf) return { siblings, leaf: { path: node.a.slice(), valueHash: node.b.slice() } }
+      siblings.push(bit(path, depth) === 0 ? node.b.slice() : node.a.slice())
     }
     throw new SmtError('SMT_NODE_CORRUPT', 'walk deeper than 256 levels', null)
   }
 
-  /** Every node hash rechecked from the leaves up: the root the stored nodes really give, and the leaves seen. */
+  /** Every leaf, in path order. */
   * walk (): Generator<{ path: Uint8Array, valueHash: Uint8Array }> {
     const stack: Array<{ depth: number, path: Uint8Array }> = [{ depth: 0, path: new Uint8Array(32) }]
     while (stack.length > 0) {
@@ -273,27 +294,30 @@ export class SparseMerkleTree {
       const pos = smtPosition(path, depth)
       const node = this.read(pos, posString(pos), depth)
       if (node === undefined) continue
-      if (node[0] === LEAF) { yield { path: node.slice(1, 33), valueHash: node.slice(33, 65) }; continue }
+      if (node.leaf) { yield { path: node.a, valueHash: node.b }; continue }
       const right = path.slice(); setBit(right, depth, 1)
-      if (!bytesEqual(node.subarray(33, 65), SMT_EMPTY)) stack.push({ depth: depth + 1, path: right })
-      if (!bytesEqual(node.subarray(1, 33), SMT_EMPTY)) stack.push({ depth: depth + 1, path: path.slice() })
+      if (!bytesEqual(node.b, SMT_EMPTY)) stack.push({ depth: depth + 1, path: right })
+      if (!bytesEqual(node.a, SMT_EMPTY)) stack.push({ depth: depth + 1, path: path.slice() })
     }
   }
 
-  /** Recomputes the root from the stored nodes (checks every stored hash link). */
+  /** Recomputes the root from the stored nodes, checking every stored hash link; throws SMT_NODE_CORRUPT naming the position. */
   recomputeRoot (): Uint8Array {
     const rec = (depth: number, path: Uint8Array): Uint8Array => {
       const pos = smtPosition(path, depth)
       const node = this.read(pos, posString(pos), depth)
       if (node === undefined) return SMT_EMPTY
-      if (node[0] === LEAF) return sha256One(node)
+      if (node.leaf) {
+        for (let i = 0; i < depth; i++) if (bit(node.a, i) !== bit(path, i)) throw new SmtError('SMT_NODE_CORRUPT', `leaf at depth ${depth} is off its path`, toHexShort(pos))
+        return smtNodeHash(node)
+      }
       const right = path.slice(); setBit(right, depth, 1)
-      const lh = bytesEqual(node.subarray(1, 33), SMT_EMPTY) ? SMT_EMPTY : rec(depth + 1, path)
-      const rh = bytesEqual(node.subarray(33, 65), SMT_EMPTY) ? SMT_EMPTY : rec(depth + 1, right)
-      if (!bytesEqual(lh, node.subarray(1, 33)) || !bytesEqual(rh, node.subarray(33, 65))) {
+      const lh = bytesEqual(node.a, SMT_EMPTY) ? SMT_EMPTY : rec(depth + 1, path)
+      const rh = bytesEqual(node.b, SMT_EMPTY) ? SMT_EMPTY : rec(depth + 1, right)
+      if (!bytesEqual(lh, node.a) || !bytesEqual(rh, node.b)) {
         throw new SmtError('SMT_NODE_CORRUPT', `tree node at depth ${depth} does not hash its children`, toHexShort(pos))
       }
-      return sha256One(node)
+      return smtNodeHash(node)
     }
     return rec(0, new Uint8Array(32))
   }

@@ -106,7 +106,7 @@ export class MedchainNode {
     let genesisWrites: Write[] | null = null
     // Values stay on disk (read through a bounded cache); only the keys' group index is in memory.
     const stateRepo = this.store.state
-    const source = { read: (key: string) => stateRepo.readSync(key) }
+    const source = { read: (key: string) => stateRepo.readSync(key), readNode: (pos: Uint8Array) => stateRepo.readNodeSync(pos) }
     if (head === null) {
       const g = initGenesis({ chainId: this.chainId, members })
       state = g.state

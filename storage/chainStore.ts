@@ -53,6 +53,8 @@ export interface CommitBlockInput {
   writes: ReadonlyArray<readonly [string, Uint8Array | null]>
   /** Write-once records (audit trail) that live only on disk. */
   appends: ReadonlyArray<readonly [string, Uint8Array]>
+  /** State-tree node puts and deletes by position, applied in order (a later one wins). */
+  nodes?: ReadonlyArray<readonly [Uint8Array, Uint8Array | null]>
 }
 
 /** Layout of a node's data directory. */
@@ -249,6 +251,12 @@ export class ChainStore {
       const [key, value] = entry
       if (!(value instanceof Uint8Array)) bad(`append for ${String(key)} must be bytes`, value)
       put(bucketKey(Bucket.appends, checkStateKey(key)), value)
+    }
+    for (const [pos, node] of input.nodes ?? []) {
+      if (!(pos instanceof Uint8Array) || pos.length < 2 || pos.length > 34) bad('tree node position must be 2..34 bytes', pos)
+      if (node === null) ops.push({ type: 'del', key: bucketKey(Bucket.stateNodes, pos) })
+      else if (node instanceof Uint8Array && node.length === 65) put(bucketKey(Bucket.stateNodes, pos), node)
+      else bad('tree node must be 65 bytes or null', node)
     }
     return ops
   }

@@ -29,7 +29,7 @@ export function verifyReceipt (receipt: ReceiptJson, genesisPath: string): { txI
   const header: BlockHeader = {
     chainId: String(h.chainId), height: Number(h.height), time: Number(h.time), proposer: fromHex(String(h.proposer), 32),
     prevHash: fromHex(String(h.prevHash), 32), lastCommitHash: fromHex(String(h.lastCommitHash), 32), txRoot: fromHex(String(h.txRoot), 32),
-    txCount: Number(h.txCount), stateRoot: fromHex(String(h.stateRoot), 32)
+    txCount: Number(h.txCount), stateRoot: fromHex(String(h.stateRoot), 32), resultsRoot: fromHex(String(h.resultsRoot), 32)
   }
   const hash = blockHash(header)
   if (toHex(hash) !== receipt.blockHash || header.height !== receipt.height) throw new ReceiptError('RECEIPT_HEADER_MISMATCH', 'header does not hash to the block hash')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { bytesEqual, toHex, utf8 } from '../../codec/index.js'
-import { sha256, SparseMerkleTree, SMT_EMPTY, verifySmtProof, type SmtChange, type SmtNodeWrite } from '../../crypto/index.js'
+import { sha256, SparseMerkleTree, SMT_EMPTY, encodeSmtNode, verifySmtProof, type SmtChange, type SmtNodeWrite } from '../../crypto/index.js'
 
 const path = (k: string): Uint8Array => sha256(utf8(k))
 const vh = (v: string): Uint8Array => sha256(utf8(v))
@@ -72,7 +72,7 @@ t.test('inclusion and absence proofs verify against the root and fail against an
 
 t.test('a tree backed by a node store: same roots, nodes read from the store, restart reopens without a rebuild', async t => {
   const store = new Map<string, Uint8Array>()
-  const persist = (nodes: SmtNodeWrite[]): void => { for (const [k, v] of nodes) { const s = toHex(k); if (v === null) store.delete(s); else store.set(s, v) } }
+  const persist = (nodes: SmtNodeWrite[]): void => { for (const [k, v] of nodes) { const s = toHex(k); if (v === null) store.delete(s); else store.set(s, encodeSmtNode(v)) } }
   const reads = { n: 0 }
   const reader = (k: Uint8Array): Uint8Array | undefined => { reads.n++; return store.get(toHex(k)) }
   const mem = new SparseMerkleTree()
