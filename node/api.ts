@@ -12,6 +12,8 @@ export interface ApiBackend {
   waitForCommit (id: string, timeoutMs: number): Promise<unknown>
   getTx (id: string): Promise<unknown | null>
   getReceipt (id: string): Promise<unknown | null>
+  /** A receipt (tx) or a state proof at the head (consent, record, patient), as JSON; null: unknown tx. */
+  proof (q: ProofQuery): Promise<unknown | null>
   getBlock (height: number | 'latest'): Promise<unknown | null>
   listBlocks (before: number | null, limit: number): Promise<unknown[]>
   validators (): unknown[]
@@ -27,6 +29,12 @@ export interface ApiBackend {
   explorerHtml (): string
   openApi (): unknown
 }
+
+export type ProofQuery =
+  | { kind: 'tx', id: string }
+  | { kind: 'consent', patient: string, grant: string }
+  | { kind: 'record', patient: string, record: string }
+  | { kind: 'patient', patient: string }
 
 /** What the event stream carries: committed blocks and, per transaction, the patients it touches. */
 export interface ChainEvent { type: 'block' | 'tx', height: number, data: unknown, patients?: string[] }
@@ -112,6 +120,19 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
       const r = await backend.getReceipt(req.params.id)
       return r === null ? notFound(reply, 'committed transaction', req.params.id) : json(reply, r)
     })
+
+  const hexParams = (...names: string[]): { schema: { params: unknown } } =>
+    ({ schema: { params: { type: 'object', properties: Object.fromEntries(names.map(n => [n, { type: 'string', pattern: HEX64 }])) } } })
+  app.get('/v1/proofs/tx/:id', hexParams('id'), async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    const r = await backend.proof({ kind: 'tx', id: req.params.id })
+    return r === null ? notFound(reply, 'committed transaction', req.params.id) : json(reply, r)
+  })
+  app.get('/v1/proofs/consent/:patient/:grant', hexParams('patient', 'grant'),
+    async (req: FastifyRequest<{ Params: { patient: string, grant: string } }>, reply) => json(reply, await backend.proof({ kind: 'consent', ...req.params })))
+  app.get('/v1/proofs/record/:patient/:record', hexParams('patient', 'record'),
+    async (req: FastifyRequest<{ Params: { patient: string, record: string } }>, reply) => json(reply, await backend.proof({ kind: 'record', ...req.params })))
+  app.get('/v1/proofs/patient/:patient', hexParams('patient'),
+    async (req: FastifyRequest<{ Params: { patient: string } }>, reply) => json(reply, await backend.proof({ kind: 'patient', ...req.params })))
 
   app.get('/v1/blocks', { schema: { querystring: { type: 'object', properties: { before: { type: 'integer', minimum: 1 }, limit: { type: 'integer', minimum: 1, maximum: 100 } }, additionalProperties: false } } },
     async (req: FastifyRequest<{ Querystring: { before?: number, limit?: number } }>, reply) => json(reply, await backend.listBlocks(req.query.before ?? null, req.query.limit ?? 20)))

@@ -217,7 +217,8 @@ export class Application {
       txs: txIds.map((id, index) => ({ id, index, code: exec.results[index].code })),
       writes,
       appends: exec.appends,
-      nodes
+      nodes,
+      resultLeaves: exec.resultLeaves
     })
     const m = this.opts.metrics
     m?.storageWrite.observe(Number(process.hrtime.bigint() - started) / 1e9)

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { fromHex, toHex } from '../codec/index.js'
-import { Ed25519Signer, merkleProof, sha256, verify } from '../crypto/index.js'
+import { Ed25519Signer, sha256, verify } from '../crypto/index.js'
 import {
   ConsensusCore, blockHash, decodeBlock, decodeCommit, decodeMessage, encodeBlock, encodeCommit, verifyCommit, ZERO_HASH,
   decodeSignState, encodeSignState, decodeLockProof, type LockProof, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
@@ -23,6 +23,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { TxBatcher, decodeTxBatch } from './txgossip.js'
 import { explorerHtml } from './explorer.js'
 import { openApiDocument } from './openapi.js'
+import { ProofService } from './proofService.js'
 import type { FastifyInstance } from 'fastify'
 
 export interface NodeOptions {
@@ -70,6 +71,7 @@ export class MedchainNode {
   private p2p!: P2PHost
   private api!: FastifyInstance
   private batcher!: TxBatcher
+  private proofs!: ProofService
   private syncTimer: NodeJS.Timeout | null = null
   private syncing = false
   private txInbox: Uint8Array[] = []
@@ -202,6 +204,7 @@ export class MedchainNode {
     this.driver.start(lastCommit, walMessages)
     this.metrics.height.set(head?.height ?? 0)
 
+    this.proofs = new ProofService(this.chainId, this.store, () => this.app.state)
     this.api = await createApi(this.backend(), { maxBodyBytes: config.api.maxBodyBytes, metrics: this.metrics, log: msg => this.log.error(msg) })
     this.apiUrl = await this.api.listen({ host: config.api.host, port: config.api.port })
     this.syncTimer = setInterval(() => { void this.syncStep() }, 500)
@@ -430,7 +433,8 @@ export class MedchainNode {
       submitTx: bytes => this.submitTx(bytes),
       waitForCommit: async (id, timeoutMs) => await this.waitForCommit(id, timeoutMs),
       getTx: async id => await this.txInfo(id),
-      getReceipt: async id => await this.receipt(id),
+      getReceipt: async id => await this.proofs.answer({ kind: 'tx', id }),
+      proof: async q => await this.proofs.answer(q),
       getBlock: async height => await this.blockInfo(height),
       listBlocks: async (before, limit) => {
         const top = Math.min(before === null ? Infinity : before - 1, this.store.head()?.height ?? 0)
@@ -521,27 +525,6 @@ export class MedchainNode {
     const txBytes = block?.txs[loc.index]
     const tx = txBytes === undefined ? null : decodeTx(txBytes, this.chainId, { skipSignature: true }).tx
     return { id, status: 'committed', height: loc.height, index: loc.index, code: loc.code, tx }
-  }
-
-  private async receipt (id: string): Promise<unknown | null> {
-    const loc = await this.store.txIndex.get(id)
-    if (loc === undefined) return null
-    const bytes = await this.store.blocks.get(loc.height)
-    const commitBytes = await this.store.blocks.getCommit(loc.height)
-    if (bytes === undefined) return null
-    const block = decodeBlock(bytes)
-    return {
-      chainId: this.chainId,
-      txId: id,
-      tx: block.txs[loc.index],
-      result: loc.code,
-      height: loc.height,
-      index: loc.index,
-      header: block.header,
-      blockHash: blockHash(block.header),
-      proof: merkleProof(block.txs, loc.index),
-      commit: commitBytes === undefined ? null : decodeCommit(commitBytes)
-    }
   }
 
   private async blockInfo (height: number | 'latest'): Promise<unknown | null> {
