@@ -286,6 +286,13 @@ export class SparseMerkleTree {
     throw new SmtError('SMT_NODE_CORRUPT', 'walk deeper than 256 levels', null)
   }
 
+  /** Whether the stored root node hashes to the root (a cheap start-up check; recomputeRoot checks all). */
+  rootNodeMatches (): boolean {
+    const pos = smtPosition(new Uint8Array(32), 0)
+    const node = this.read(pos, posString(pos), 0)
+    return bytesEqual(node === undefined ? SMT_EMPTY : smtNodeHash(node), this.currentRoot)
+  }
+
   /** Every leaf, in path order. */
   * walk (): Generator<{ path: Uint8Array, valueHash: Uint8Array }> {
     const stack: Array<{ depth: number, path: Uint8Array }> = [{ depth: 0, path: new Uint8Array(32) }]

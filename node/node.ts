@@ -99,7 +99,13 @@ export class MedchainNode {
   async start (): Promise<void> {
     const { config, genesis } = this.opts
     const gHash = genesisHash(genesis)
-    this.store = await openChainStore(this.opts.dataDir, { chainId: this.chainId, genesisHash: gHash, hashBlock: bytes => blockHash(decodeBlock(bytes).header) })
+    try {
+      this.store = await openChainStore(this.opts.dataDir, { chainId: this.chainId, genesisHash: gHash, hashBlock: bytes => blockHash(decodeBlock(bytes).header) })
+    } catch (err) {
+      const e = err as { code?: string, message: string }
+      if (e.code === 'STORE_CORRUPT') throw new NodeError('STORE_CORRUPT', `${e.message}; with the node stopped, run \`medchain verify-chain --home ${this.opts.home}\` to find the first damaged height and key`, 500)
+      throw err
+    }
     const head = this.store.head()
 
     // Ledger state: genesis in memory until the first block persists it, else rebuilt from disk.
@@ -118,6 +124,10 @@ export class MedchainNode {
       const keys: string[] = []
       for await (const key of stateRepo.keys()) keys.push(key)
       state = LedgerState.fromSource(source, keys, head.stateRoot, head.height)
+      // The stored tree must still give the head's root (its root node at least): else the proofs would lie.
+      if (!state.stateTree.rootNodeMatches()) {
+        throw new NodeError('STORE_CORRUPT', `the stored state tree does not give the head's state root at height ${head.height}; with the node stopped, run \`medchain verify-chain --home ${this.opts.home}\``, 500)
+      }
       const summary = await this.store.blocks.getSummary(head.height)
       this.headTime = summary?.time ?? 0
     }
