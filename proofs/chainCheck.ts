@@ -56,7 +56,7 @@ export async function checkChain (store: ChainStore, input: ChainCheckInput): Pr
   const every = input.progressEvery ?? 1000
   let state: LedgerState = initGenesis({ chainId: input.chainId, members: input.members }).state
   try {
-    let prevHash = ZERO_HASH
+    let prevHash: Uint8Array = ZERO_HASH
     let prevTime = 0
     for (let h = 1; h <= head; h++) {
       const bytes = await store.blocks.get(h)
