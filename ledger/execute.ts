@@ -82,7 +82,15 @@ type Handler<K extends TxKind> = (x: Exec, body: TxBody<K>) => void
  * succeeds or fails (so a failed transaction can never be replayed to succeed later);
  * a wrong nonce or a duplicate changes nothing.
  */
-export function executeBlock (state: LedgerState, ctx: BlockContext, txs: DecodedTx[]): BlockExecution {
+export interface ExecuteOptions {
+  /**
+   * Runs the state commitment (tree update over the block's writes); the node passes a
+   * wrapper that times it (the ledger reads no clock). Default: call it.
+   */
+  commitment?: <T>(fn: () => T) => T
+}
+
+export function executeBlock (state: LedgerState, ctx: BlockContext, txs: DecodedTx[], opts: ExecuteOptions = {}): BlockExecution {
   const ov = new Overlay(state)
   const chain = state.get<ChainInfo>(keys.chain())
   const at: BlockPoint = { height: ctx.height, time: ctx.time }
@@ -125,7 +133,7 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
   const { writes, decoded } = ov.finish()
   firstAppend.push(appends.length)
   const resultLeaves = results.map((r, i) => encodeResultLeaf(resultLeaf(r, appends.slice(firstAppend[i], firstAppend[i + 1]))))
-  const tree = state.stateTreeUpdate(writes)
+  const tree = opts.commitment === undefined ? state.stateTreeUpdate(writes) : opts.commitment(() => state.stateTreeUpdate(writes))
   const exec: BlockExecution = {
     height: ctx.height, prevStateRoot: state.stateRoot, results, writes, appends, stateRoot: tree.root, tree, resultLeaves, resultsRoot: resultsRoot(resultLeaves), events
   }
