@@ -22,12 +22,14 @@ const LOAD = Number(process.env.PROOFS_TEST_TXS ?? 3000)
 function verifyFile (doc: unknown): { status: number | null, out: Record<string, unknown> } {
   const file = join(cluster.dir, `proof-${Math.random().toString(16).slice(2)}.json`)
   writeFileSync(file, JSON.stringify(doc))
-  const r = spawnSync(process.execPath, [MAIN, 'verify', file, '--genesis', genesis], { encoding: 'utf8' })
+  const r = spawnSync(process.execPath, [MAIN, 'verify', file, '--genesis', genesis], { encoding: 'utf8', timeout: 120_000 })
+  if (r.stdout === '') throw new Error(`medchain verify printed nothing: status ${r.status}, signal ${r.signal}, error ${r.error?.message ?? '-'}, stderr ${r.stderr}`)
   return { status: r.status, out: JSON.parse(r.stdout) as Record<string, unknown> }
 }
 
 function verifyChain (home: string, ...extra: string[]): { status: number | null, report: Record<string, unknown> & { divergence: { height: number, key: string, code: string } | null }, stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, 'verify-chain', '--home', home, ...extra], { encoding: 'utf8', timeout: 600_000 })
+  const r = spawnSync(process.execPath, [MAIN, 'verify-chain', '--home', home, ...extra], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * 1024 * 1024 })
+  if (r.stdout === '') throw new Error(`medchain verify-chain printed nothing: status ${r.status}, signal ${r.signal}, error ${r.error?.message ?? '-'}, stderr ${r.stderr.slice(-2000)}`)
   return { status: r.status, report: JSON.parse(r.stdout), stderr: r.stderr }
 }
 
