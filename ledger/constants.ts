@@ -32,6 +32,10 @@ export type Role = typeof ROLES[number]
 /** Roles that may open a break-glass window. */
 export const EMERGENCY_ROLES: ReadonlySet<string> = new Set<Role>(['emergency_nurse', 'emergency_physician', 'paramedic'])
 
+/** Kinds of consent grantee: one provider, every provider of a member organisation, or a role. */
+export const GRANTEE_TYPES = ['org', 'provider', 'role'] as const
+export type GranteeType = typeof GRANTEE_TYPES[number]
+
 export const MAX_GUARDIANS = 10
 /** Longest break-glass window: an emergency, not a standing permission. */
 export const MAX_BREAK_GLASS_MS = 4 * 60 * 60 * 1000

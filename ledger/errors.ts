@@ -11,6 +11,8 @@ export type LedgerErrorCode =
   | 'STATE_MISMATCH'
   | 'STATE_CORRUPT'
   | 'STATE_SOURCE_SET'
+  | 'PAGE_BAD_CURSOR'
+  | 'PAGE_BAD_LIMIT'
 
 export class LedgerError extends Error {
   readonly code: LedgerErrorCode
@@ -25,7 +27,8 @@ export class LedgerError extends Error {
 
 /**
  * Stable result codes of executed transactions. A failed transaction is kept in its
- * block with one of these codes, changes nothing but its sender's nonce.
+ * block with one of these codes, changes nothing but its sender's nonce (and, for a
+ * refused access attempt, the patient's trail: docs/decision-table.md W07).
  */
 export type ResultCode =
   | 'OK'

@@ -5,7 +5,7 @@ import {
   EMERGENCY_ROLES, MAX_ACTIVE_GRANTS, MAX_AMENDMENTS, MAX_BREAK_GLASS_MS, MAX_GRANT_VALIDITY_MS, MAX_PENDING_REQUESTS, REQUEST_TTL_MS,
   type Category
 } from './constants.js'
-import { decide, grantStatus, type Decision } from './decision.js'
+import { decide, grantStatus, type Decision, type DecisionReason } from './decision.js'
 import type { TxBody, TxKind } from './kinds.js'
 import {
   keys, type AccessRequest, type AuditEntry, type BlockPoint, type BreakGlassEvent, type BreakGlassWindow, type ChainInfo, type Grant,
@@ -14,6 +14,7 @@ import {
 import { encodeResultLeaf, resultLeaf, resultsRoot } from './results.js'
 import { decodedWrites, Overlay, type Append, type LedgerState, type StateView, type Write } from './state.js'
 import type { SmtUpdate } from '../crypto/index.js'
+import { refusedAttempt, trailWriteRefusal } from './trail.js'
 import type { DecodedTx } from './tx.js'
 
 export interface BlockContext {
@@ -80,7 +81,8 @@ type Handler<K extends TxKind> = (x: Exec, body: TxBody<K>) => void
  *
  * Nonces: a transaction whose nonce is the sender's next one consumes it whether it
  * succeeds or fails (so a failed transaction can never be replayed to succeed later);
- * a wrong nonce or a duplicate changes nothing.
+ * a wrong nonce or a duplicate changes nothing. A failed transaction applies nothing else,
+ * except that a refused access attempt is recorded in the patient's trail (W07).
  */
 export interface ExecuteOptions {
   /**
@@ -123,6 +125,12 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
       code = err.code
       log = err.message === err.code ? undefined : err.message
       x.audits = []; x.events = []; x.bgEvents = []
+      // Read on the state before the transaction (rolled back): the same on every node.
+      const refused = refusedAttempt(ov, tx, err.code, err instanceof DecisionRefusal ? err.reason : err.code)
+      if (refused !== null) {
+        audit(x, refused.patient, refused.entry)
+        emit(x, 'access.refused', refused.patient, { kind: tx.tx.kind, code: err.code, reason: refused.entry.reason, purpose: refused.entry.purpose })
+      }
     }
     ov.put(keys.nonce(tx.tx.sender), expected + 1)
     for (const [patient, entry] of x.audits) appends.push([keys.audit(patient, ctx.height, auditSeq++), encode(entry)])
@@ -144,6 +152,15 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
 // ---- helpers ----
 
 function fail (code: ConstructorParameters<typeof TxFailure>[0], message?: string): never { throw new TxFailure(code, message) }
+
+/** A refusal by the decision table: carries the table's reason into the refused entry of the trail. */
+class DecisionRefusal extends TxFailure {
+  readonly reason: DecisionReason
+  constructor (code: ConstructorParameters<typeof TxFailure>[0], reason: DecisionReason) {
+    super(code, reason)
+    this.reason = reason
+  }
+}
 
 function senderMember (x: Exec): Member {
   const name = x.ov.get<string>(keys.memberKey(x.tx.tx.sender))
@@ -210,7 +227,7 @@ function requireWrite (x: Exec, patient: Uint8Array, category: Category | undefi
     if (d.reason === 'RECORD_UNKNOWN') fail('RECORD_UNKNOWN')
     if (d.reason === 'RECORD_ERASED') fail('RECORD_ERASED')
     if (d.reason === 'PATIENT_UNKNOWN') fail('PATIENT_UNKNOWN')
-    fail('WRITE_DENIED', d.reason)
+    throw new DecisionRefusal('WRITE_DENIED', d.reason)
   }
   return d
 }
@@ -341,9 +358,9 @@ const HANDLERS: { [K in TxKind]: Handler<K> } = {
   },
 
   'access.log' (x, b) {
-    // Any registered provider's access is recorded, permit or deny (a suspended one is denied).
-    if (x.ov.get(keys.provider(x.tx.tx.sender)) === undefined && x.ov.get(keys.patientKey(x.tx.tx.sender)) === undefined) fail('NOT_PROVIDER')
-    patientById(x, b.patient)
+    // Only an active provider, or the patient about themself, writes here (W01..W05).
+    const refusal = trailWriteRefusal(x.ov, x.tx.tx.sender, b.patient)
+    if (refusal !== null) fail(refusal)
     const d = decide(x.ov, withoutUndefined({ patient: b.patient, requester: x.tx.tx.sender, category: b.category, record: b.record, action: b.action, purpose: b.purpose, time: x.at.time }))
     const record = b.record === undefined ? undefined : x.ov.get<RecordEntry>(keys.record(b.patient, b.record))
     audit(x, b.patient, withoutUndefined({

@@ -1,5 +1,5 @@
 import { s, CodecError, compareBytes, type Schema, type Infer } from '../codec/index.js'
-import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES } from './constants.js'
+import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES, type GranteeType } from './constants.js'
 
 /** A set of fixed-length byte strings: strictly increasing bytewise, so one encoding per set. */
 function sortedBytesSet (length: number, maxItems: number, minItems = 0): Schema<Uint8Array[]> {
@@ -28,7 +28,7 @@ export const granteeSchema = s.union('type', {
   provider: s.struct({ type: s.literal('provider'), key }),
   org: s.struct({ type: s.literal('org'), member: s.text(64) }),
   role: s.struct({ type: s.literal('role'), role: s.oneOf(ROLES) })
-})
+} satisfies Record<GranteeType, Schema<unknown>>)
 export type Grantee = Infer<typeof granteeSchema>
 
 /** Body schema of every transaction kind. Field meaning: see ledger/README.md. */

@@ -1,6 +1,7 @@
 import { toHex } from '../codec/index.js'
 import type { Action, Category, GrantCategory, Purpose, Role } from './constants.js'
-import type { Grantee } from './kinds.js'
+import type { ResultCode } from './errors.js'
+import type { Grantee, TxKind } from './kinds.js'
 
 /** State key layout. Hex is lower-case; numbers are zero-padded so keys sort in order. */
 export const keys = {
@@ -101,7 +102,11 @@ export interface BreakGlassEvent {
   at: BlockPoint
 }
 
-/** One audit record (append-only, on disk). */
+/**
+ * One audit record (append-only, on disk). A refused access attempt (type `access.refused`)
+ * has `refused: true`, `permit: false`, the attempted `kind`, its result `code` and, in
+ * `reason`, the decision table's reason when the table refused it (else the code).
+ */
 export interface AuditEntry {
   type: string
   txId: Uint8Array
@@ -115,4 +120,7 @@ export interface AuditEntry {
   category?: Category
   action?: Action
   purpose?: Purpose
+  refused?: boolean
+  kind?: TxKind
+  code?: Exclude<ResultCode, 'OK'>
 }

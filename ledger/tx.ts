@@ -2,7 +2,7 @@ import { s, decode, encode, toHex, CodecError } from '../codec/index.js'
 import { sha256, verify } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
 import { MAX_TX_BYTES, TX_VERSION } from './constants.js'
-import { BODY_SCHEMAS, crossFieldProblem, isTxKind, type AnyTxBody, type TxKind } from './kinds.js'
+import { BODY_SCHEMAS, crossFieldProblem, isTxKind, type AnyTxBody, type TxBody, type TxKind } from './kinds.js'
 
 const anyValue = { name: 'any', check: (v: unknown) => v }
 
@@ -114,4 +114,22 @@ export function verifyTxSignature (decoded: DecodedTx): void {
 /** Canonical envelope bytes of a signed transaction. */
 export function encodeEnvelope (tx: UnsignedTx, sig: Uint8Array): Uint8Array {
   return encode({ tx, sig })
+}
+
+/**
+ * A transaction body checked the way decodeTx checks it (closed schema of its kind, whose
+ * enums are the ledger's lists, and cross-field rules), typed; throws the LedgerError a node
+ * would answer. Clients call it before signing, so a typo never leaves the machine.
+ */
+export function parseTxBody<K extends TxKind> (kind: K, body: unknown): TxBody<K> {
+  if (!isTxKind(kind)) throw new LedgerError('TX_UNKNOWN_KIND', `unknown kind ${String(kind)}`, kind)
+  let checked: TxBody<K>
+  try {
+    checked = BODY_SCHEMAS[kind].check(body, 'body') as TxBody<K>
+  } catch (err) {
+    throw malformed(err)
+  }
+  const problem = crossFieldProblem(kind, checked as AnyTxBody)
+  if (problem !== null) throw new LedgerError('TX_MALFORMED', `${kind}: ${problem}`, kind)
+  return checked
 }

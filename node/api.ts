@@ -3,6 +3,8 @@ import { CodecError, fromBase64, fromHex } from '../codec/index.js'
 import { NodeError } from './errors.js'
 import { toJson } from './json.js'
 import type { Metrics } from './metrics.js'
+import type { PageRequest } from '../ledger/index.js'
+import { PAGE_QUERY_PROPERTIES, decisionParams, pageParams, type DecisionParams } from './query/params.js'
 
 /** What the HTTP API needs from a running node. */
 export interface ApiBackend {
@@ -18,12 +20,12 @@ export interface ApiBackend {
   listBlocks (before: number | null, limit: number): Promise<unknown[]>
   validators (): unknown[]
   account (key: string): unknown
-  patientConsents (patientId: string, at: number | null): unknown
-  patientAudit (patientId: string, limit: number): Promise<unknown[]>
-  patientRequests (patientId: string): unknown
-  patientRecords (patientId: string): unknown
+  patientConsents (patientId: string, at: number | null, page: PageRequest): unknown
+  patientAudit (patientId: string, page: PageRequest): Promise<unknown>
+  patientRequests (patientId: string, page: PageRequest): unknown
+  patientRecords (patientId: string, page: PageRequest): unknown
   patientBreakGlass (patientId: string): Promise<unknown[]>
-  decision (q: { patient: string, grantee: string, category: string, action: string, purpose: string, time: number | null }): unknown
+  decision (q: DecisionParams): unknown
   subscribe (listener: (event: ChainEvent) => void): () => void
   metricsText (): Promise<string>
   explorerHtml (): string
@@ -41,8 +43,8 @@ export interface ChainEvent { type: 'block' | 'tx', height: number, data: unknow
 
 const HEX64 = '^[0-9a-f]{64}$'
 
-function sendError (reply: FastifyReply, status: number, code: string, message: string, value?: unknown): FastifyReply {
-  return reply.code(status).type('application/json').send({ error: { code, message, ...(value !== undefined ? { value: toJson(value) } : {}) } })
+function sendError (reply: FastifyReply, status: number, code: string, message: string, value?: unknown, details: Record<string, unknown> = {}): FastifyReply {
+  return reply.code(status).type('application/json').send({ error: { ...(toJson(details) as object), code, message, ...(value !== undefined ? { value: toJson(value) } : {}) } })
 }
 
 /**
@@ -61,7 +63,7 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
 
   app.setErrorHandler((err: unknown, _req, reply) => {
-    if (err instanceof NodeError) return sendError(reply, err.status, err.code, err.message, err.value)
+    if (err instanceof NodeError) return sendError(reply, err.status, err.code, err.message, err.value, err.details)
     if (err instanceof CodecError) return sendError(reply, 400, err.code, err.message, err.value)
     const e = err as { code?: string, statusCode?: number, message?: string, validation?: unknown, value?: unknown }
     if (e.validation !== undefined) return sendError(reply, 400, 'API_BAD_REQUEST', e.message ?? 'bad request')
@@ -110,6 +112,7 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     return json(reply.code(202), { id, status: 'pending' })
   })
 
+  // Committed: the result's code and, for a failure, its reason (`log`, e.g. ACTION_NOT_GRANTED).
   app.get('/v1/txs/:id', { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: HEX64 } } } } },
     async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
       const tx = await backend.getTx(req.params.id)
@@ -147,14 +150,20 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     })
 
   const patientParams = { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: HEX64 } } } } }
-  app.get('/v1/patients/:id/consents', {
-    schema: { ...patientParams.schema, querystring: { type: 'object', properties: { at: { type: 'integer', minimum: 0 } }, additionalProperties: false } }
-  }, async (req: FastifyRequest<{ Params: { id: string }, Querystring: { at?: number } }>, reply) => json(reply, backend.patientConsents(req.params.id, req.query.at ?? null)))
-  app.get('/v1/patients/:id/audit', {
-    schema: { ...patientParams.schema, querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000 } }, additionalProperties: false } }
-  }, async (req: FastifyRequest<{ Params: { id: string }, Querystring: { limit?: number } }>, reply) => json(reply, await backend.patientAudit(req.params.id, req.query.limit ?? 1000)))
-  app.get('/v1/patients/:id/requests', patientParams, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => json(reply, backend.patientRequests(req.params.id)))
-  app.get('/v1/patients/:id/records', patientParams, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => json(reply, backend.patientRecords(req.params.id)))
+  // Newest first, a page at a time: `next` (or an item's `cursor`) continues with before/after.
+  type PageQuery = { before?: string, after?: string, limit?: number }
+  const paged = (extra: Record<string, unknown> = {}): { schema: Record<string, unknown> } => ({
+    schema: { ...patientParams.schema, querystring: { type: 'object', properties: { ...PAGE_QUERY_PROPERTIES, ...extra }, additionalProperties: false } }
+  })
+  app.get('/v1/patients/:id/consents', paged({ at: { type: 'integer', minimum: 0 } }),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery & { at?: number } }>, reply) =>
+      json(reply, backend.patientConsents(req.params.id, req.query.at ?? null, pageParams('items', req.query))))
+  app.get('/v1/patients/:id/audit', paged(),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery }>, reply) => json(reply, await backend.patientAudit(req.params.id, pageParams('audit', req.query))))
+  app.get('/v1/patients/:id/requests', paged(),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery }>, reply) => json(reply, backend.patientRequests(req.params.id, pageParams('items', req.query))))
+  app.get('/v1/patients/:id/records', paged(),
+    async (req: FastifyRequest<{ Params: { id: string }, Querystring: PageQuery }>, reply) => json(reply, backend.patientRecords(req.params.id, pageParams('items', req.query))))
   app.get('/v1/patients/:id/break-glass', patientParams, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => json(reply, await backend.patientBreakGlass(req.params.id)))
 
   app.get('/v1/decision', {
@@ -165,16 +174,17 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
         properties: {
           patient: { type: 'string', pattern: HEX64 },
           grantee: { type: 'string', pattern: HEX64 },
+          // Words are checked against the ledger's lists in decisionParams: API_BAD_<FIELD> with the allowed ones.
           category: { type: 'string', maxLength: 64 },
-          action: { type: 'string', enum: ['read', 'write'] },
-          purpose: { type: 'string', maxLength: 16 },
+          action: { type: 'string', maxLength: 64 },
+          purpose: { type: 'string', maxLength: 64 },
           time: { type: 'integer', minimum: 0 }
         },
         additionalProperties: false
       }
     }
   }, async (req: FastifyRequest<{ Querystring: { patient: string, grantee: string, category: string, action: string, purpose: string, time?: number } }>, reply) =>
-    json(reply, backend.decision({ ...req.query, time: req.query.time ?? null })))
+    json(reply, backend.decision(decisionParams(req.query))))
 
   app.get('/v1/events', {
     schema: { querystring: { type: 'object', properties: { patient: { type: 'string', pattern: HEX64 } }, additionalProperties: false } }

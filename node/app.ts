@@ -220,7 +220,7 @@ export class Application {
       time: block.header.time,
       blockBytes,
       ...(commit !== null ? { commitBytes: encodeCommit(commit) } : {}),
-      txs: txIds.map((id, index) => ({ id, index, code: exec.results[index].code })),
+      txs: txIds.map((id, index) => ({ id, index, code: exec.results[index].code, log: exec.results[index].log })),
       writes,
       appends: exec.appends,
       nodes,

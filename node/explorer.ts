@@ -3,6 +3,8 @@
  * It reads the same JSON API as everyone else and follows /v1/events for live updates:
  * block events move the height at once; a shown patient gets their own filtered stream.
  * Deep links: `#tx=<id>` and `#patient=<id>`. Element ids are stable (test/ops/explorer.test.ts).
+ * A patient's consents and audit trail come newest first, a page at a time: "older" links
+ * follow the page's `next` cursor, so the latest accesses are always the ones shown first.
  */
 export function explorerHtml (chainId: string): string {
   return `<!doctype html>
@@ -31,8 +33,10 @@ pre{white-space:pre-wrap;word-break:break-all;font-size:12px;max-height:240px;ov
 <table id="txsummary"></table><pre id="txout"></pre></section>
 <section class="wide"><h2>Patient</h2><form id="pform"><input id="pid" placeholder="patient id (64 hex)" autocomplete="off"> <button>show</button></form>
 <p id="pstatus" class="muted"></p>
-<h3>Consents</h3><table id="consents"><thead><tr><th>grant</th><th>grantee</th><th>categories</th><th>actions</th><th>purposes</th><th>valid until</th><th>status</th></tr></thead><tbody></tbody></table>
-<h3>Audit trail</h3><table id="audit"><thead><tr><th>height</th><th>time</th><th>event</th><th>actor</th><th>what</th><th>decision</th><th>tx</th></tr></thead><tbody></tbody></table>
+<h3>Consents <span class="muted">newest first</span></h3><table id="consents"><thead><tr><th>grant</th><th>grantee</th><th>categories</th><th>actions</th><th>purposes</th><th>valid until</th><th>status</th></tr></thead><tbody></tbody></table>
+<p><a id="consentsmore" hidden>older consents</a></p>
+<h3>Audit trail <span class="muted">newest first</span></h3><table id="audit"><thead><tr><th>height</th><th>time</th><th>event</th><th>actor</th><th>what</th><th>decision</th><th>tx</th></tr></thead><tbody></tbody></table>
+<p><a id="auditmore" hidden>older entries</a></p>
 </section>
 </main>
 <script>
@@ -95,18 +99,44 @@ function showPatient (id) {
 }
 let patientSummary = ''
 function paintPatientStatus () { if (patientSummary) $('pstatus').textContent = patientSummary + (patientLive ? ' — following live' : ' — connecting') }
+const PAGE = 50
+const consentRow = v => { const g = v.grant; return '<tr data-grant="' + esc(g.id) + '"><td>' + txLink(g.id) + '</td><td>' + esc(grantee(g.grantee)) + '</td><td>' + esc(g.categories.join(' ')) + (g.exclude ? ' <span class="muted">except ' + esc(g.exclude.join(' ')) + '</span>' : '') + '</td><td>' + esc(g.actions.join(' ')) + '</td><td>' + esc(g.purposes.join(' ')) + '</td><td>' + when(g.validUntil) + '</td><td class="' + (v.status === 'active' ? 'ok' : 'muted') + '">' + esc(v.status) + '</td></tr>' }
+const auditRow = e => '<tr data-tx="' + esc(e.txId) + '" data-cursor="' + esc(e.cursor) + '"><td>' + e.at.height + '</td><td>' + when(e.at.time) + '</td><td>' + esc(e.type) + (e.breakGlass ? ' <span class="flag">break-glass</span>' : '') + '</td><td><code>' + esc(short(e.actor)) + '</code></td><td>' + esc([e.action, e.category, e.purpose].filter(Boolean).join(' ')) + '</td><td class="' + (e.permit === false ? 'bad' : 'ok') + '">' + (e.permit === undefined ? '' : e.permit ? 'permit' : 'deny') + (e.reason ? ' <span class="muted">' + esc(e.reason) + '</span>' : '') + '</td><td>' + txLink(e.txId) + '</td></tr>'
+// Where each list's next (older) page starts, for the "older" links.
+const older = { consents: null, audit: null }
+let shown = { consents: 0, audit: 0, breakGlass: 0, registered: false }
+function paintSummary () {
+  patientSummary = (shown.registered ? 'registered patient' : 'unknown patient') + ': ' + shown.consents + (older.consents ? '+' : '') + ' consents, ' + shown.audit + (older.audit ? '+' : '') + ' audit entries' + (shown.breakGlass ? ', ' + shown.breakGlass + ' break-glass' : '')
+  paintPatientStatus()
+  $('consentsmore').hidden = !older.consents
+  $('auditmore').hidden = !older.audit
+}
 async function loadPatient (id) {
   const load = ++patientLoads
-  const [c, a, rec] = await Promise.all([get('/v1/patients/' + id + '/consents'), get('/v1/patients/' + id + '/audit?limit=200'), get('/v1/patients/' + id + '/records')])
+  const [c, a, rec] = await Promise.all([get('/v1/patients/' + id + '/consents?limit=' + PAGE), get('/v1/patients/' + id + '/audit?limit=' + PAGE), get('/v1/patients/' + id + '/records?limit=1')])
   if (load !== patientLoads || patientShown !== id) return
   if (!c.ok || !a.ok) { patientSummary = ''; $('pstatus').textContent = (c.body.error || a.body.error).code; return }
-  const consents = c.body.consents, audit = a.body
-  const bg = audit.filter(e => e.breakGlass).length
-  patientSummary = (rec.body.registered ? 'registered patient' : 'unknown patient') + ': ' + consents.length + ' consents, ' + audit.length + ' audit entries' + (bg ? ', ' + bg + ' break-glass' : '')
-  paintPatientStatus()
-  $('consents').tBodies[0].innerHTML = consents.map(v => { const g = v.grant; return '<tr data-grant="' + esc(g.id) + '"><td>' + txLink(g.id) + '</td><td>' + esc(grantee(g.grantee)) + '</td><td>' + esc(g.categories.join(' ')) + (g.exclude ? ' <span class="muted">except ' + esc(g.exclude.join(' ')) + '</span>' : '') + '</td><td>' + esc(g.actions.join(' ')) + '</td><td>' + esc(g.purposes.join(' ')) + '</td><td>' + when(g.validUntil) + '</td><td class="' + (v.status === 'active' ? 'ok' : 'muted') + '">' + esc(v.status) + '</td></tr>' }).join('')
-  $('audit').tBodies[0].innerHTML = audit.slice().reverse().map(e => '<tr data-tx="' + esc(e.txId) + '"><td>' + e.at.height + '</td><td>' + when(e.at.time) + '</td><td>' + esc(e.type) + (e.breakGlass ? ' <span class="flag">break-glass</span>' : '') + '</td><td><code>' + esc(short(e.actor)) + '</code></td><td>' + esc([e.action, e.category, e.purpose].filter(Boolean).join(' ')) + '</td><td class="' + (e.permit === false ? 'bad' : 'ok') + '">' + (e.permit === undefined ? '' : e.permit ? 'permit' : 'deny') + (e.reason ? ' <span class="muted">' + esc(e.reason) + '</span>' : '') + '</td><td>' + txLink(e.txId) + '</td></tr>').join('')
+  older.consents = c.body.next; older.audit = a.body.next
+  shown = { consents: c.body.consents.length, audit: a.body.entries.length, breakGlass: a.body.entries.filter(e => e.breakGlass).length, registered: rec.body.registered }
+  $('consents').tBodies[0].innerHTML = c.body.consents.map(consentRow).join('')
+  $('audit').tBodies[0].innerHTML = a.body.entries.map(auditRow).join('')
+  paintSummary()
 }
+// Appends the next older page of a list; a reload (live tx) meanwhile wins.
+async function loadOlder (list) {
+  const id = patientShown, cursor = older[list], load = patientLoads
+  if (!id || !cursor) return
+  const r = await get('/v1/patients/' + id + '/' + list + '?limit=' + PAGE + '&before=' + encodeURIComponent(cursor))
+  if (load !== patientLoads || patientShown !== id || !r.ok) return
+  const items = list === 'audit' ? r.body.entries : r.body.consents
+  $(list).tBodies[0].insertAdjacentHTML('beforeend', items.map(list === 'audit' ? auditRow : consentRow).join(''))
+  older[list] = r.body.next
+  shown[list] += items.length
+  if (list === 'audit') shown.breakGlass += items.filter(e => e.breakGlass).length
+  paintSummary()
+}
+$('consentsmore').onclick = () => loadOlder('consents')
+$('auditmore').onclick = () => loadOlder('audit')
 $('txform').onsubmit = e => { e.preventDefault(); location.hash = 'tx=' + $('txid').value.trim() }
 $('pform').onsubmit = e => { e.preventDefault(); location.hash = 'patient=' + $('pid').value.trim() }
 document.addEventListener('click', e => { const a = e.target.closest('a[data-tx]'); if (a) location.hash = 'tx=' + a.dataset.tx })

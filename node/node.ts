@@ -6,8 +6,7 @@ import {
   decodeSignState, encodeSignState, decodeLockProof, type LockProof, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import {
-  LedgerState, initGenesis, decodeTx, listConsents, checkAccess, listRecords, pendingRequests, breakGlassEvents, auditTrail,
-  getPatient, type Write
+  LedgerState, initGenesis, decodeTx, breakGlassEvents, type Write
 } from '../ledger/index.js'
 import { openChainStore, type ChainStore } from '../storage/index.js'
 import { createP2PHost, type P2PHost } from '../p2p/index.js'
@@ -24,6 +23,7 @@ import { TxBatcher, decodeTxBatch } from './txgossip.js'
 import { explorerHtml } from './explorer.js'
 import { openApiDocument } from './openapi.js'
 import { ProofService } from './proofService.js'
+import { PatientQueries } from './query/patients.js'
 import type { FastifyInstance } from 'fastify'
 
 export interface NodeOptions {
@@ -411,6 +411,7 @@ export class MedchainNode {
 
   private backend (): ApiBackend {
     const patientId = (hex: string): Uint8Array => fromHex(hex, 32)
+    const patients = new PatientQueries({ state: () => this.app.state, scan: (prefix, o) => this.store.state.scanPrefix(prefix, o), clock: this.clock })
     return {
       status: () => {
         const head = this.store.head()
@@ -473,25 +474,12 @@ export class MedchainNode {
         const committed = this.app.nextNonce(key)
         return { key, nextNonce: committed, nextPendingNonce: this.app.mempool.nextPendingNonce(key, committed) }
       },
-      patientConsents: (id, at) => {
-        const time = at ?? this.clock()
-        return { patient: id, time, consents: listConsents(this.app.state, patientId(id), time) }
-      },
-      patientAudit: async (id, limit) => await auditTrail(prefix => this.store.state.scanPrefix(prefix, { limit }), patientId(id), { limit }),
-      patientRequests: id => ({ patient: id, requests: pendingRequests(this.app.state, patientId(id), this.clock()) }),
-      patientRecords: id => {
-        const p = getPatient(this.app.state, patientId(id))
-        return { patient: id, registered: p !== undefined, records: listRecords(this.app.state, patientId(id)) }
-      },
+      patientConsents: (id, at, page) => patients.consents(id, at, page),
+      patientAudit: async (id, page) => await patients.audit(id, page),
+      patientRequests: (id, page) => patients.requests(id, page),
+      patientRecords: (id, page) => patients.records(id, page),
       patientBreakGlass: async id => breakGlassEvents(this.app.state, patientId(id)),
-      decision: q => checkAccess(this.app.state, {
-        patient: patientId(q.patient),
-        requester: fromHex(q.grantee, 32),
-        category: q.category as never,
-        action: q.action as never,
-        purpose: q.purpose as never,
-        time: q.time ?? this.clock()
-      }),
+      decision: q => patients.decision(q),
       subscribe: listener => {
         this.events.on('event', listener)
         return () => { this.events.off('event', listener) }
@@ -534,7 +522,7 @@ export class MedchainNode {
     const block = bytes === undefined ? null : decodeBlock(bytes)
     const txBytes = block?.txs[loc.index]
     const tx = txBytes === undefined ? null : decodeTx(txBytes, this.chainId, { skipSignature: true }).tx
-    return { id, status: 'committed', height: loc.height, index: loc.index, code: loc.code, tx }
+    return { id, status: 'committed', height: loc.height, index: loc.index, code: loc.code, ...(loc.log !== undefined ? { log: loc.log } : {}), tx }
   }
 
   private async blockInfo (height: number | 'latest'): Promise<unknown | null> {

@@ -1,3 +1,5 @@
+import { ACTIONS, CATEGORIES, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, PURPOSES } from '../ledger/index.js'
+
 /** OpenAPI 3 description of the node's HTTP API, served at /openapi.json. */
 export function openApiDocument (): Record<string, unknown> {
   const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' }
@@ -9,6 +11,37 @@ export function openApiDocument (): Record<string, unknown> {
   const ok = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'object' } } } }, ...errors })
   const okArray = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'array' } } } }, ...errors })
   const patientParam = { name: 'id', in: 'path', required: true, schema: hex64, description: 'patient id (hex of the registration key)' }
+  // Paged patient lists: newest first; `next` (or an item's `cursor`) continues the walk.
+  const pageParams = (cursor: string): unknown[] => [
+    { name: 'before', in: 'query', required: false, schema: { type: 'string', pattern: cursor }, description: 'only items older than this cursor (pass the previous page\'s `next` to walk back)' },
+    { name: 'after', in: 'query', required: false, schema: { type: 'string', pattern: cursor }, description: 'only items newer than this cursor: the `limit` oldest of them, shown newest first; `next` continues forward' },
+    { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT } }
+  ]
+  const AUDIT_CURSOR = '^[0-9]{1,15}-[0-9]{1,6}$'
+  const ITEM_CURSOR = '^[0-9]{1,15}-[0-9a-f]{64}$'
+  const pageErrors = { 400: { description: 'API_BAD_CURSOR (malformed, or both before and after), API_BAD_REQUEST (limit out of range, bad id)', content: { 'application/json': { schema: error } } } }
+  const page = (description: string, field: string, item: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    200: {
+      description,
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['patient', field, 'next'],
+            properties: {
+              patient: hex64,
+              ...extra,
+              [field]: { type: 'array', description: 'newest first', items: { type: 'object', required: ['cursor'], properties: { ...item, cursor: { type: 'string', description: 'position of this item: use it as before or after' } } } },
+              next: { type: 'string', nullable: true, description: 'cursor of the next page in the same direction (before, or after when after was given); null when there is none yet' }
+            }
+          }
+        }
+      }
+    },
+    ...errors,
+    ...pageErrors
+  })
+  const wordError = (codes: string): Record<string, unknown> => ({ description: codes, content: { 'application/json': { schema: error } } })
   return {
     openapi: '3.0.3',
     info: { title: 'medchain node API', version: '0.1.0', description: 'Consent and record-access ledger of a hospital consortium. Every error is {error: {code, message}}.' },
@@ -43,7 +76,13 @@ export function openApiDocument (): Record<string, unknown> {
           }
         }
       },
-      '/v1/txs/{id}': { get: { summary: 'a transaction, pending or committed', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('transaction') } },
+      '/v1/txs/{id}': {
+        get: {
+          summary: 'a transaction, pending or committed; once committed with its result code and, for a failure, the reason (`log`, e.g. WRITE_DENIED with ACTION_NOT_GRANTED)',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }],
+          responses: { 200: { description: 'transaction', content: { 'application/json': { schema: { $ref: '#/components/schemas/TxInfo' } } } }, ...errors }
+        }
+      },
       '/v1/txs/{id}/receipt': { get: { summary: 'self-contained receipt (as /v1/proofs/tx/{id}): tx, result leaf, header, Merkle proofs, commit certificate', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
       '/v1/proofs/tx/{id}': { get: { summary: 'receipt of a committed transaction: tx, result leaf (code, decision, audit entries), header, tx and results Merkle proofs, commit certificate; check with medchain verify', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
       '/v1/proofs/consent/{patient}/{grant}': { get: { summary: 'state proof at the head: the consent (or its absence), header, sparse Merkle proof, commit certificate', parameters: [{ name: 'patient', in: 'path', required: true, schema: hex64 }, { name: 'grant', in: 'path', required: true, schema: hex64 }], responses: ok('state proof') } },
@@ -52,10 +91,34 @@ export function openApiDocument (): Record<string, unknown> {
       '/v1/blocks': { get: { summary: 'latest block summaries', parameters: [{ name: 'before', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } }, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } }], responses: okArray('blocks') } },
       '/v1/blocks/latest': { get: { summary: 'the latest block', responses: ok('block') } },
       '/v1/blocks/{height}': { get: { summary: 'a block by height', parameters: [{ name: 'height', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }], responses: ok('block') } },
-      '/v1/patients/{id}/consents': { get: { summary: 'consents of a patient, active and past', parameters: [patientParam, { name: 'at', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }], responses: ok('consents') } },
-      '/v1/patients/{id}/audit': { get: { summary: 'full audit trail of a patient', parameters: [patientParam, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10000 } }], responses: okArray('audit entries') } },
-      '/v1/patients/{id}/requests': { get: { summary: 'pending access requests', parameters: [patientParam], responses: ok('requests') } },
-      '/v1/patients/{id}/records': { get: { summary: 'records with amendment history', parameters: [patientParam], responses: ok('records') } },
+      '/v1/patients/{id}/consents': {
+        get: {
+          summary: 'consents of a patient, active and past, newest grant first, paged (cursor <height>-<grant id>)',
+          parameters: [patientParam, { name: 'at', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'time (ms) at which status is evaluated; default now' }, ...pageParams(ITEM_CURSOR)],
+          responses: page('consents', 'consents', { grant: { type: 'object' }, status: { type: 'string' } }, { time: { type: 'integer' } })
+        }
+      },
+      '/v1/patients/{id}/audit': {
+        get: {
+          summary: 'audit trail of a patient, newest entry first, paged (cursor <height>-<seq>)',
+          parameters: [patientParam, ...pageParams(AUDIT_CURSOR)],
+          responses: page('audit entries', 'entries', { type: { type: 'string' }, txId: hex64, actor: hex64, at: { type: 'object' }, permit: { type: 'boolean' }, reason: { type: 'string' } })
+        }
+      },
+      '/v1/patients/{id}/requests': {
+        get: {
+          summary: 'pending access requests, newest first, paged (cursor <height>-<request id>)',
+          parameters: [patientParam, ...pageParams(ITEM_CURSOR)],
+          responses: page('requests', 'requests', { id: hex64, provider: hex64 }, { time: { type: 'integer' } })
+        }
+      },
+      '/v1/patients/{id}/records': {
+        get: {
+          summary: 'records with amendment history, newest anchored first, paged (cursor <height>-<record id>)',
+          parameters: [patientParam, ...pageParams(ITEM_CURSOR)],
+          responses: page('records', 'records', { id: hex64, category: { type: 'string' } }, { registered: { type: 'boolean' } })
+        }
+      },
       '/v1/patients/{id}/break-glass': { get: { summary: 'break-glass events of a patient', parameters: [patientParam], responses: okArray('events') } },
       '/v1/decision': {
         get: {
@@ -63,12 +126,15 @@ export function openApiDocument (): Record<string, unknown> {
           parameters: [
             { name: 'patient', in: 'query', required: true, schema: hex64 },
             { name: 'grantee', in: 'query', required: true, schema: hex64 },
-            { name: 'category', in: 'query', required: true, schema: { type: 'string' } },
-            { name: 'action', in: 'query', required: true, schema: { type: 'string', enum: ['read', 'write'] } },
-            { name: 'purpose', in: 'query', required: true, schema: { type: 'string' } },
+            { name: 'category', in: 'query', required: true, schema: { type: 'string', enum: [...CATEGORIES] } },
+            { name: 'action', in: 'query', required: true, schema: { type: 'string', enum: [...ACTIONS] } },
+            { name: 'purpose', in: 'query', required: true, schema: { type: 'string', enum: [...PURPOSES] }, description: 'HL7 PurposeOfUse code (case-sensitive)' },
             { name: 'time', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }
           ],
-          responses: ok('decision')
+          responses: {
+            ...ok('decision'),
+            400: wordError('a word outside the ledger\'s list: API_BAD_CATEGORY, API_BAD_ACTION, API_BAD_PURPOSE (error.field names it, error.allowed lists the words, error.value is what was sent); API_BAD_REQUEST for a missing parameter or a bad id')
+          }
         }
       },
       '/v1/events': {
@@ -85,10 +151,11 @@ export function openApiDocument (): Record<string, unknown> {
     },
     components: {
       schemas: {
-        TxResult: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['committed', 'pending', 'unknown'] }, height: { type: 'integer' }, index: { type: 'integer' }, code: { type: 'string', description: 'OK or the ledger failure code' }, log: { type: 'string' }, events: { type: 'array' }, timedOut: { type: 'boolean' } } },
+        TxResult: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['committed', 'pending', 'unknown'] }, height: { type: 'integer' }, index: { type: 'integer' }, code: { type: 'string', description: 'OK or the ledger failure code' }, log: { type: 'string', description: 'reason of a failure, e.g. ACTION_NOT_GRANTED for WRITE_DENIED' }, events: { type: 'array' }, timedOut: { type: 'boolean' } } },
+        TxInfo: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['committed', 'pending'] }, height: { type: 'integer' }, index: { type: 'integer' }, code: { type: 'string', description: 'committed: OK or the ledger failure code' }, log: { type: 'string', description: 'committed and failed: the reason, e.g. ACTION_NOT_GRANTED for WRITE_DENIED' }, tx: { type: 'object', description: 'the signed transaction (kind, sender, nonce, body)' } } },
         BlockEvent: { type: 'object', required: ['height', 'hash', 'time', 'txCount'], properties: { height: { type: 'integer' }, hash: hex64, time: { type: 'integer', description: 'block time, unix ms' }, txCount: { type: 'integer' }, proposer: hex64, stateRoot: hex64 } },
         TxEvent: { type: 'object', required: ['id', 'height', 'index', 'kind', 'code'], properties: { id: hex64, height: { type: 'integer' }, index: { type: 'integer' }, kind: { type: 'string' }, code: { type: 'string' }, events: { type: 'array' } } },
-        Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, value: {} } } } }
+        Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, value: { description: 'the value refused' }, field: { type: 'string', description: 'API_BAD_<FIELD>: the parameter' }, allowed: { type: 'array', items: { type: 'string' }, description: 'API_BAD_<FIELD>: the words the ledger accepts' } } } } }
       }
     }
   }

@@ -9,7 +9,7 @@ import { StorageError } from './errors.js'
 import { verifyIntegrity, type IntegrityOptions, type IntegrityReport } from './integrity.js'
 import { bucketKey, heightKey } from './keys.js'
 import { elapsedSeconds, type StorageMetrics } from './metrics.js'
-import { chainIdentitySchema, decodeRecord, encodeRecord, headSchema, headerSummarySchema, txLocationSchema, type ChainHead, type ChainIdentity } from './records.js'
+import { MAX_TX_LOG_CHARS, chainIdentitySchema, decodeRecord, encodeRecord, headSchema, headerSummarySchema, txLocationSchema, type ChainHead, type ChainIdentity } from './records.js'
 import { SignerStateStore } from './signerState.js'
 import { StateRepository, checkStateKey } from './state.js'
 import { TxIndexRepository, txIdBytes } from './txIndex.js'
@@ -36,6 +36,8 @@ export interface CommitTx {
   index: number
   /** Result code ('OK' or the ledger's failure code). */
   code: string
+  /** The failure's reason (the ledger result's log), cut to MAX_TX_LOG_CHARS. */
+  log?: string
 }
 
 export interface CommitBlockInput {
@@ -240,7 +242,7 @@ export class ChainStore {
     put(bucketKey(Bucket.blockHashToHeight, hash), u64be(height))
     if (commitBytes !== undefined) put(heightKey(Bucket.commitCert, height), commitBytes)
     for (const tx of txs) {
-      put(bucketKey(Bucket.txIndex, txIdBytes(tx.id)), encodeRecord(txLocationSchema, { height, index: tx.index, code: tx.code }, 'tx index entry'))
+      put(bucketKey(Bucket.txIndex, txIdBytes(tx.id)), encodeRecord(txLocationSchema, { height, index: tx.index, code: tx.code, ...(tx.log !== undefined ? { log: tx.log.slice(0, MAX_TX_LOG_CHARS) } : {}) }, 'tx index entry'))
     }
     for (const entry of writes) {
       const [key, value] = entry

@@ -20,7 +20,10 @@ export const headerSummarySchema = s.struct({
 })
 export type HeaderSummary = Infer<typeof headerSummarySchema>
 
-export const txLocationSchema = s.struct({ height: s.uint(), index: s.uint(), code: s.text(64) })
+/** Longest result reason kept in the tx index (longer ones are cut: the index is not a log store). */
+export const MAX_TX_LOG_CHARS = 256
+/** Where a tx committed, its result code and, for a failure, its reason (`log`, absent in entries written before it was kept). */
+export const txLocationSchema = s.struct({ height: s.uint(), index: s.uint(), code: s.text(64), log: s.optional(s.text(MAX_TX_LOG_CHARS)) })
 export type TxLocation = Infer<typeof txLocationSchema>
 
 export const signerStateSchema = s.struct({

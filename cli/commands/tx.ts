@@ -1,18 +1,19 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { readKeyFile } from '../../crypto/index.js'
-import { seedSigner, TX_KINDS, type TxKind } from '../../ledger/index.js'
+import { isTxKind, parseTxBody, seedSigner, TX_KINDS } from '../../ledger/index.js'
 import { MedchainClient } from '../client.js'
 import { bodyFromJson } from '../bodies.js'
 
-const EXAMPLES = `
-Examples (bytes as 64-char hex; times in ms since epoch; sets in any order):
+/** Shown by `medchain tx --help`; test/cli/examples.test.ts checks every body against the ledger's schema. */
+export const EXAMPLES = `
+Examples (bytes as 64-char hex; times in ms since epoch, or "now" / "+90d"; sets in any order):
   medchain tx patient.register --key patient.json --body '{}'
   medchain tx provider.register --key member.json --body '{"key":"<provider pubkey>","role":"physician","name":"Dr. Who"}'
   medchain tx consent.grant --key patient.json --wait --body '{"grantee":{"type":"provider","key":"<provider pubkey>"},
-      "categories":["*"],"actions":["read"],"purposes":["TREAT"],"validFrom":0,"validUntil":4102444800000}'
+      "categories":["*"],"actions":["read"],"purposes":["TREAT"],"validFrom":"now","validUntil":"+90d"}'
   medchain tx consent.revoke --key patient.json --body '{"grantId":"<tx id of the grant>"}'
-  medchain tx access.log --key provider.json --body '{"patient":"<patient id>","category":"lab","action":"read","purpose":"TREAT"}'
+  medchain tx access.log --key provider.json --body '{"patient":"<patient id>","category":"labs","action":"read","purpose":"TREAT"}'
 
 Kinds: ${TX_KINDS.join(', ')}
 Body fields of each kind: ledger/README.md`
@@ -28,13 +29,15 @@ export function txCommand (): Command {
     .option('--wait', 'wait until the transaction is committed and print its result')
     .addHelpText('after', EXAMPLES)
     .action(async (kind: string, o: { key: string, body: string, node: string, nonce?: number, wait?: boolean }) => {
-      if (!(TX_KINDS as readonly string[]).includes(kind)) throw Object.assign(new Error(`unknown kind ${kind}; one of ${TX_KINDS.join(', ')}`), { code: 'TX_UNKNOWN_KIND' })
+      if (!isTxKind(kind)) throw Object.assign(new Error(`unknown kind ${kind}; one of ${TX_KINDS.join(', ')}`), { code: 'TX_UNKNOWN_KIND' })
       const text = o.body.startsWith('@') ? readFileSync(o.body.slice(1), 'utf8') : o.body
       let json: unknown
       try { json = JSON.parse(text) } catch (err) { throw Object.assign(new Error(`--body is not JSON: ${(err as Error).message}`), { code: 'CLI_BAD_BODY' }) }
+      // Checked as a node checks it (the ledger's schema and word lists) before anything is signed.
+      const body = parseTxBody(kind, bodyFromJson(json))
       const key = readKeyFile(o.key)
       const client = new MedchainClient(o.node)
-      const res = await client.send(kind as TxKind, bodyFromJson(json) as never, seedSigner(key.seed), { wait: o.wait, nonce: o.nonce })
+      const res = await client.send(kind, body, seedSigner(key.seed), { wait: o.wait, nonce: o.nonce })
       console.log(JSON.stringify(res, null, 2))
       if (o.wait === true && res.code !== undefined && res.code !== 'OK') process.exitCode = 3
     })

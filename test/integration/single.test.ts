@@ -37,9 +37,9 @@ t.test('a grant submitted over HTTP shows in consents and audit, survives kill -
   const consents = await client.get<{ consents: Array<{ status: string }> }>(`/v1/patients/${patientId}/consents`)
   t.equal(consents.consents.length, 1)
   t.equal(consents.consents[0].status, 'active')
-  const audit = await client.get<Array<{ type: string, permit?: boolean, reason?: string }>>(`/v1/patients/${patientId}/audit`)
-  const accesses = audit.filter(e => e.type === 'access')
-  t.same(accesses.map(e => e.permit), [true, false], 'permit and deny both in the audit trail')
+  const audit = await client.get<{ entries: Array<{ type: string, permit?: boolean, reason?: string }> }>(`/v1/patients/${patientId}/audit`)
+  const accesses = audit.entries.filter(e => e.type === 'access')
+  t.same(accesses.map(e => e.permit), [false, true], 'permit and deny both in the audit trail (newest first)')
   const decision = await client.get<{ permit: boolean, reason: string }>(`/v1/decision?patient=${patientId}&grantee=${toHex(provider.publicKey)}&category=labs&action=read&purpose=TREAT`)
   t.equal(decision.permit, true)
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { toHex, bytesEqual, encode } from '../../codec/index.js'
-import { LedgerState, listConsents, listRecords, checkAccess, breakGlassEvents, pendingRequests, executeBlock } from '../../ledger/index.js'
+import { toHex, bytesEqual, encode, decode } from '../../codec/index.js'
+import { type AuditEntry, LedgerState, listConsents, listRecords, checkAccess, breakGlassEvents, pendingRequests, executeBlock } from '../../ledger/index.js'
 import { world } from './harness.js'
 import { registerPatients, mixedBlock } from './workload.js'
 
@@ -26,10 +26,14 @@ t.test('same blocks → same state roots, writes and appends', async t => {
     const x = a.c.executions[i]; const y = b.c.executions[i]
     t.ok(x.writes.length === y.writes.length && x.writes.every((w, j) => w[0] === y.writes[j][0] && (w[1] === null ? y.writes[j][1] === null : y.writes[j][1] !== null && bytesEqual(w[1], y.writes[j][1]!))), `block ${i + 1} writes`)
     t.same(x.appends.map(p => p[0]), y.appends.map(p => p[0]))
+    t.ok(x.appends.every((p, j) => bytesEqual(p[1], y.appends[j][1])), `block ${i + 1} append values`)
     t.same(x.results, y.results)
   }
   const codes = new Set(a.c.executions.flatMap(e => e.results.map(r => r.code)))
   t.ok(codes.has('OK') && codes.has('PATIENT_EXISTS'), `mixed outcomes: ${[...codes].join(',')}`)
+  // Refused writes (WRITE_DENIED) by registered providers are in the trail, so the roots above cover them.
+  const refused = a.c.executions.flatMap(e => e.appends).filter(([, v]) => (decode(v) as AuditEntry).refused === true).length
+  t.ok(refused > 0, `refused attempts among the appends: ${refused}`)
 })
 
 t.test('restart: fromEntries of all writes answers the same and continues to the same root', async t => {
