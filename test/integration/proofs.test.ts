@@ -17,7 +17,7 @@ const node = cluster.nodes[0]
 const client = node.client
 const genesis = join(node.home, 'genesis.json')
 const DAY = 86_400_000
-const LOAD = Number(process.env.PROOFS_TEST_TXS ?? 3000)
+const LOAD = Number(process.env.PROOFS_TEST_TXS ?? 2000)
 
 function verifyFile (doc: unknown): { status: number | null, out: Record<string, unknown> } {
   const file = join(cluster.dir, `proof-${Math.random().toString(16).slice(2)}.json`)
