@@ -13,7 +13,7 @@ export interface NodeConfig {
   p2p: { host: string, port: number }
   consensus: { proposeMs: number, prevoteMs: number, precommitMs: number, deltaMs: number, commitMs: number, createEmptyBlocksMs: number }
   block: { maxTxs: number, maxBytes: number }
-  mempool: { maxTxs: number, maxBytes: number, maxPerSender: number, maxNonceGap: number, ttlBlocks: number }
+  mempool: { maxTxs: number, maxBytes: number, maxPerSender: number, maxNonceGap: number, ttlMs: number }
   log: { level: 'debug' | 'info' | 'warn' | 'error' }
 }
 
@@ -23,14 +23,20 @@ export const DEFAULT_CONFIG: NodeConfig = {
   p2p: { host: '127.0.0.1', port: 26601 },
   consensus: { proposeMs: 3000, prevoteMs: 1000, precommitMs: 1000, deltaMs: 500, commitMs: 0, createEmptyBlocksMs: 1000 },
   block: { maxTxs: 4000, maxBytes: 2 * 1024 * 1024 },
-  mempool: { maxTxs: 200_000, maxBytes: 128 * 1024 * 1024, maxPerSender: 20_000, maxNonceGap: 20_000, ttlBlocks: 600 },
+  mempool: { maxTxs: 200_000, maxBytes: 128 * 1024 * 1024, maxPerSender: 20_000, maxNonceGap: 20_000, ttlMs: 600_000 },
   log: { level: 'info' }
+}
+
+/** Keys that were replaced: refused with what to write instead, not with a bare "unknown". */
+const REPLACED_KEYS: Record<string, string> = {
+  'mempool.ttlBlocks': 'mempool.ttlMs (milliseconds a transaction may wait in the mempool; blocks come at 1 to 15 per second, so a count of blocks meant anything from 40 s to 10 min)'
 }
 
 function merge (path: string, defaults: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...defaults }
   for (const [key, value] of Object.entries(given)) {
     const where = path === '' ? key : `${path}.${key}`
+    if (where in REPLACED_KEYS) throw new NodeError('CONFIG_KEY_REPLACED', `config key ${where} was replaced by ${REPLACED_KEYS[where]}`, 400, where)
     if (!(key in defaults)) throw new NodeError('CONFIG_UNKNOWN_KEY', `unknown config key ${where}`, 400, where)
     const def = defaults[key]
     if (typeof def === 'object' && def !== null) {

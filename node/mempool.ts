@@ -15,13 +15,27 @@ export interface MempoolLimits {
   maxPerSender: number
   /** How far ahead of the sender's next nonce a transaction may be. */
   maxNonceGap: number
-  /** Blocks a transaction may wait before it is evicted. */
-  ttlBlocks: number
+  /**
+   * Milliseconds a transaction may wait in this mempool, counted from its admission here,
+   * before it is evicted. Time, not blocks: blocks come at 1 to 15 per second, so a count of
+   * blocks means anything from 40 s to 10 min, and a node catching up applies hundreds of
+   * blocks in seconds, which would age a transaction it had just accepted.
+   */
+  ttlMs: number
 }
 
-export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 100_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 10_000, maxNonceGap: 10_000, ttlBlocks: 600 }
+export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 100_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 10_000, maxNonceGap: 10_000, ttlMs: 600_000 }
 
-interface Entry<T extends MempoolTx> { tx: T, seq: number, height: number }
+interface Entry<T extends MempoolTx> { tx: T, seq: number, admittedAt: number }
+
+export interface MempoolOptions {
+  limits: MempoolLimits
+  /** Height of the last block this node has stored: the mempool must know it before it admits anything. */
+  head: number
+  /** Wall clock (ms) for the TTL; injected so tests can move it. */
+  clock: () => number
+  metrics?: MempoolMetrics
+}
 
 export interface MempoolMetrics {
   setSize (txs: number, bytes: number): void
@@ -40,10 +54,22 @@ export class Mempool<T extends MempoolTx = MempoolTx> {
   private readonly arrival = new Map<number, Entry<T>>() // seq → entry, iterates in insertion (= arrival) order
   private seq = 0
   private totalBytes = 0
-  private height = 0
+  private head: number
+  readonly limits: MempoolLimits
+  private readonly clock: () => number
+  private readonly metrics?: MempoolMetrics
 
-  constructor (readonly limits: MempoolLimits = DEFAULT_MEMPOOL_LIMITS, private readonly metrics?: MempoolMetrics) {}
+  constructor (opts: MempoolOptions) {
+    if (!Number.isSafeInteger(opts.head) || opts.head < 0) throw new NodeError('MEMPOOL_BAD_HEAD', `head height must be a non-negative integer, got ${String(opts.head)}`, 500, opts.head)
+    if (!Number.isSafeInteger(opts.limits.ttlMs) || opts.limits.ttlMs <= 0) throw new NodeError('MEMPOOL_BAD_TTL', `ttlMs must be a positive integer, got ${String(opts.limits.ttlMs)}`, 500, opts.limits.ttlMs)
+    this.limits = opts.limits
+    this.head = opts.head
+    this.clock = opts.clock
+    this.metrics = opts.metrics
+  }
 
+  /** Height of the last block applied (the stored head at start, then every block after it). */
+  get height (): number { return this.head }
   get size (): number { return this.byId.size }
   get bytes (): number { return this.totalBytes }
   has (id: string): boolean { return this.byId.has(id) }
@@ -75,7 +101,7 @@ export class Mempool<T extends MempoolTx = MempoolTx> {
     if (this.byId.size >= this.limits.maxTxs || this.totalBytes + tx.bytes.length > this.limits.maxBytes) {
       reject('MEMPOOL_FULL', `mempool holds ${this.byId.size} transactions / ${this.totalBytes} bytes`, 503, this.byId.size)
     }
-    const entry: Entry<T> = { tx, seq: this.seq++, height: this.height }
+    const entry: Entry<T> = { tx, seq: this.seq++, admittedAt: this.clock() }
     this.byId.set(tx.id, entry)
     if (mine === undefined) { mine = new Map(); this.bySender.set(tx.sender, mine) }
     mine.set(tx.nonce, entry)
@@ -116,6 +142,11 @@ export class Mempool<T extends MempoolTx = MempoolTx> {
     return out
   }
 
+  /** Pending transactions in arrival order: what a newly connected peer is offered. */
+  * pending (): IterableIterator<T> {
+    for (const entry of this.arrival.values()) yield entry.tx
+  }
+
   remove (id: string): void {
     const entry = this.byId.get(id)
     if (entry === undefined) return
@@ -129,16 +160,20 @@ export class Mempool<T extends MempoolTx = MempoolTx> {
 
   /**
    * After a block: drop what it committed, then re-check the rest against the new
-   * state (stale nonces) and evict transactions older than the TTL.
+   * state (stale nonces) and evict transactions that waited here longer than the TTL.
+   * Blocks arrive one at a time on top of the head the mempool was built with; anything
+   * else means the node lost track of its head, which would corrupt what is pending.
    */
   update (height: number, committedIds: Iterable<string>, nextNonce: (sender: string) => number): void {
-    this.height = height
+    if (height !== this.head + 1) throw new NodeError('MEMPOOL_HEAD_MISMATCH', `block ${height} applied on top of mempool head ${this.head}`, 500, height)
+    this.head = height
     for (const id of committedIds) this.remove(id)
+    const expiredBefore = this.clock() - this.limits.ttlMs
     let evicted = 0
     for (const [sender, mine] of [...this.bySender]) {
       const n = nextNonce(sender)
       for (const entry of [...mine.values()]) {
-        if (entry.tx.nonce < n || height - entry.height > this.limits.ttlBlocks) { this.remove(entry.tx.id); evicted++ }
+        if (entry.tx.nonce < n || entry.admittedAt < expiredBefore) { this.remove(entry.tx.id); evicted++ }
       }
     }
     if (evicted > 0) this.metrics?.evicted(evicted)

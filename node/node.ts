@@ -40,6 +40,8 @@ export interface NodeOptions {
 const MAX_TX_BATCH_BYTES = 1024 * 1024
 const MAX_TX_BATCH_ITEMS = 4096
 const MAX_WAITERS = 100_000
+/** Pending bytes offered to a newly connected member: half of its direct stream's queue. */
+const MAX_REOFFER_BYTES = 32 * 1024 * 1024
 const SYNC_BATCH = 200
 /** Gossiped transactions waiting for their checks, and how many are checked per macrotask. */
 const MAX_TX_INBOX = 200_000
@@ -131,10 +133,16 @@ export class MedchainNode {
       const summary = await this.store.blocks.getSummary(head.height)
       this.headTime = summary?.time ?? 0
     }
-    const mempool = new Mempool<import('./app.js').PendingTx>(config.mempool, {
-      setSize: (txs, bytes) => { this.metrics.mempoolTxs.set(txs); this.metrics.mempoolBytes.set(bytes) },
-      rejected: reason => this.metrics.txsRejected.inc({ reason }),
-      evicted: n => this.metrics.mempoolEvicted.inc(n)
+    // The mempool starts at the stored head: blocks applied after a restart continue from it.
+    const mempool = new Mempool<import('./app.js').PendingTx>({
+      limits: config.mempool,
+      head: head?.height ?? 0,
+      clock: this.clock,
+      metrics: {
+        setSize: (txs, bytes) => { this.metrics.mempoolTxs.set(txs); this.metrics.mempoolBytes.set(bytes) },
+        rejected: reason => this.metrics.txsRejected.inc({ reason }),
+        evicted: n => this.metrics.mempoolEvicted.inc(n)
+      }
     })
     this.app = new Application(this.chainId, state, this.store, { maxBlockTxs: config.block.maxTxs, maxBlockBytes: config.block.maxBytes, metrics: this.metrics, genesisWrites, mempool })
 
@@ -174,6 +182,7 @@ export class MedchainNode {
         onSyncRequest: async req => await this.serveSync(req.from, req.to),
         onPeerStatus: ev => {
           if (ev.kind === 'connected' && this.driver !== undefined) this.driver.rebroadcast()
+          if (ev.kind === 'connected') this.offerPending(ev.peer.peerId)
           if (ev.kind === 'genesis-mismatch') this.log.error('peer runs another genesis: refusing it', { peer: ev.peer.peerId, theirs: ev.theirGenesisHash, ours: ev.ourGenesisHash })
           if (ev.kind === 'chain-mismatch') this.log.error('peer runs another chain: refusing it', { peer: ev.peer.peerId, theirs: ev.theirChainId, ours: ev.ourChainId })
         }
@@ -243,6 +252,30 @@ export class MedchainNode {
     this.batcher.add(bytes)
     this.driver.notifyTxs()
     return { id: tx.id }
+  }
+
+  /**
+   * Offers every pending transaction to a member that just connected. Transactions go out
+   * only to the members connected when they arrive, so one accepted while this node had no
+   * peer (just restarted, or cut off) would otherwise reach nobody. The peer drops those it
+   * has already, before any signature check.
+   */
+  private offerPending (peerId: string): void {
+    if (this.p2p === undefined || this.app === undefined || this.stopped || this.app.mempool.size === 0) return
+    let offered = 0
+    let bytes = 0
+    let refused = false
+    const batcher = new TxBatcher(batch => { if (!this.p2p.sendTxBatch(peerId, batch)) refused = true }, { maxItems: 256, maxBytes: MAX_TX_BATCH_BYTES, flushMs: 5 })
+    for (const tx of this.app.mempool.pending()) {
+      // The direct stream's queue is bounded: beyond this the rest would be dropped anyway.
+      if (bytes + tx.bytes.length > MAX_REOFFER_BYTES || refused) break
+      batcher.add(tx.bytes)
+      offered++
+      bytes += tx.bytes.length
+    }
+    batcher.flush()
+    batcher.stop()
+    this.log.info('offered pending transactions to a connected member', { peer: peerId, txs: offered, pending: this.app.mempool.size, refused })
   }
 
   private onTxBatch (bytes: Uint8Array): void {

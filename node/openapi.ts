@@ -67,7 +67,7 @@ export function openApiDocument (): Record<string, unknown> {
           },
           responses: {
             200: { description: 'committed (wait=commit), or {status: pending, timedOut: true} when the wait ran out', content: { 'application/json': { schema: { $ref: '#/components/schemas/TxResult' } } } },
-            202: { description: 'accepted into the mempool', content: { 'application/json': { schema: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['pending'] } } } } } },
+            202: { description: 'accepted into this node\'s mempool and sent to every connected validator (to each one that connects later, if none is): it will be committed unless a different transaction of the same sender and nonce commits first, it waits in the mempool longer than mempool.ttlMs (default 10 min, e.g. while the chain has no quorum), or this node dies before passing it on. Resubmitting the same bytes is safe (MEMPOOL_DUPLICATE / TX_STALE_NONCE once known).', content: { 'application/json': { schema: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['pending'] } } } } } },
             400: { description: 'refused: TX_MALFORMED, TX_NON_CANONICAL, TX_OVERSIZE, TX_WRONG_CHAIN, TX_BAD_SIGNATURE, TX_UNKNOWN_KIND, MEMPOOL_*, API_BAD_REQUEST, API_BAD_JSON, API_EMPTY_BODY', content: { 'application/json': { schema: error } } },
             409: { description: 'MEMPOOL_DUPLICATE: already pending', content: { 'application/json': { schema: error } } },
             413: { description: 'API_BODY_TOO_LARGE', content: { 'application/json': { schema: error } } },

@@ -96,6 +96,8 @@ export interface P2PHost {
   broadcastTxBatch (bytes: Uint8Array): number
   /** Sends to one member over its direct stream; false if it is not connected. */
   sendConsensus (peerId: string, bytes: Uint8Array): boolean
+  /** Sends a tx batch to one member over its direct stream; false if it is not connected or the queue is full. */
+  sendTxBatch (peerId: string, bytes: Uint8Array): boolean
   requestBlocks (peerId: string, from: number, to: number, options?: { timeoutMs?: number }): Promise<Uint8Array[]>
   setLocalHeight (height: number): void
   peerHeights (): PeerHeight[]
@@ -553,6 +555,13 @@ class Host implements P2PHost {
     const state = this.peers.get(peerId)
     if (state == null || !state.verified) return false
     return this.enqueueDirect(state, 'consensus', bytes)
+  }
+
+  sendTxBatch (peerId: string, bytes: Uint8Array): boolean {
+    this.checkDirect('tx', bytes)
+    const state = this.peers.get(peerId)
+    if (state == null || !state.verified) return false
+    return this.enqueueDirect(state, 'tx', bytes)
   }
 
   broadcastTxBatch (bytes: Uint8Array): number {
