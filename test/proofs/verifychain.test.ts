@@ -28,7 +28,7 @@ t.test(`verify-chain over a 4-validator chain of ${TXS} transactions`, async t =
   const store = await openChainStore(join(homes[0], 'data'), { chainId, genesisHash: genesisHash(genesis) })
   const g = initGenesis({ chainId, members: genesis.validators.map((v, i) => ({ name: v.name.toLowerCase(), publicKey: validators[i].publicKey })) })
   g.state.attachSource({ read: k => store.state.readSync(k), readNode: p => store.state.readNodeSync(p) })
-  const mempool = new Mempool<PendingTx>(DEFAULT_CONFIG.mempool)
+  const mempool = new Mempool<PendingTx>({ limits: DEFAULT_CONFIG.mempool, head: 0, clock: Date.now })
   const app = new Application(chainId, g.state, store, { maxBlockTxs: PER_BLOCK, maxBlockBytes: 8 * 1024 * 1024, genesisWrites: g.writes, mempool })
 
   const member = fastSigner(readKeyFile(join(homes[0], 'node_key.json')).seed)
