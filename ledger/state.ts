@@ -1,5 +1,5 @@
 import { decode, encode, bytesEqual, compareBytes, toHex, utf8 } from '../codec/index.js'
-import { sha256, SparseMerkleTree, SMT_EMPTY, type SmtChange, type SmtNodeWrite, type SmtNodeReader, type SmtProof, type SmtUpdate } from '../crypto/index.js'
+import { sha256One, SparseMerkleTree, SMT_EMPTY, type SmtChange, type SmtNodeWrite, type SmtNodeReader, type SmtProof, type SmtUpdate } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
 
 /** Read access to ledger state: by key, and the keys of one group (`ns/<id>/`). */
@@ -38,10 +38,10 @@ export interface ExecutionChanges {
 }
 
 /** Where a state key sits in the state tree: sha256 of its UTF-8 bytes. */
-export function statePath (key: string): Uint8Array { return sha256(utf8(key)) }
+export function statePath (key: string): Uint8Array { return sha256One(utf8(key)) }
 
 /** What a state key's leaf commits to: sha256 of its canonical CBOR value. */
-export function stateValueHash (value: Uint8Array): Uint8Array { return sha256(value) }
+export function stateValueHash (value: Uint8Array): Uint8Array { return sha256One(value) }
 
 /** Decoded values of an execution's writes, handed to apply so it does not decode again. */
 export const decodedWrites = new WeakMap<object, Map<string, unknown>>()
