@@ -11,6 +11,8 @@ import { decodeBlock, encodeBlock } from '../../consensus/index.js'
 import { fastSigner } from '../../ledger/index.js'
 import { Cluster, MAIN } from './cluster.js'
 
+// Two long subtests on a shared 2-core machine: more than the 300 s default.
+t.setTimeout(1_200_000)
 const cluster = new Cluster(1)
 t.teardown(async () => { await cluster.stopAll() })
 const node = cluster.nodes[0]
