@@ -1,13 +1,13 @@
-import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { generateSeed, publicKeyFromSeed, signWithNoble, verifyWithNoble } from '../crypto/index.js'
+import * as ed from '@noble/ed25519'
+import { Ed25519Signer, generateSeed, publicKeyFromSeed, signingBytes, signWithNoble, verifyRaw } from '../crypto/index.js'
 
 /** The raw limits of this machine, measured in the same run as the cluster. */
 export interface Bounds {
-  /** node:crypto ed25519 crypto.verify per second on one core (the chain's verifier's engine). */
+  /** The chain's verifier (crypto.verifyRaw: libsodium) per second on one core. */
   verifyPerSec: number
   /** Wall time per verify (includes time other processes take the core). */
   verifyUs: number
@@ -45,27 +45,27 @@ function rate (ms: number, fn: () => void, chunk = 100): number {
   return ops / ((t - t0) / 1000)
 }
 
-/** node:crypto ed25519 verify of ~250-byte messages on this (single-threaded) core. */
+/** The chain's verifier (crypto.verifyRaw, libsodium) on ~250-byte messages on this (single-threaded) core. */
 export function measureVerify (ms = 1000): { perSec: number, us: number, cpuUs: number } {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
-  const msgs = Array.from({ length: 64 }, (_, i) => Buffer.alloc(250, i))
-  const sigs = msgs.map(m => nodeSign(null, m, privateKey))
-  // A KeyObject rebuilt from its raw SPKI form, as the node's verifier caches them.
-  const key = createPublicKey({ key: publicKey.export({ format: 'der', type: 'spki' }), format: 'der', type: 'spki' })
+  const signer = new Ed25519Signer(generateSeed())
+  const msgs = Array.from({ length: 64 }, (_, i) => new Uint8Array(250).fill(i))
+  const sigs = msgs.map(m => signer.signRaw(m))
   let i = 0
   const perSec = rate(ms, () => {
     const k = i++ & 63
-    if (!nodeVerify(null, msgs[k], key, sigs[k])) throw new Error('verify bound: signature did not verify')
+    if (!verifyRaw(signer.publicKey, msgs[k], sigs[k])) throw new Error('verify bound: signature did not verify')
   })
   return { perSec, us: 1e6 / perSec, cpuUs: lastCpuUsPerOp }
 }
 
+/** @noble/ed25519's own verify (pure JS), a reference only: the chain never verifies with it. */
 export function measureNobleVerify (ms = 500): number {
   const seed = generateSeed()
   const pk = publicKeyFromSeed(seed)
   const body = new Uint8Array(200).fill(3)
   const sig = signWithNoble('tx', 'bench', body, seed)
-  return rate(ms, () => { if (!verifyWithNoble('tx', 'bench', body, pk, sig)) throw new Error('noble verify failed') }, 5)
+  const msg = signingBytes('tx', 'bench', body)
+  return rate(ms, () => { if (!ed.verify(sig, msg, pk)) throw new Error('noble verify failed') }, 5)
 }
 
 /** Durable LevelDB write rate: sync batches of block-sized groups of tx-sized values. */

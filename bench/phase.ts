@@ -88,8 +88,8 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
   const live = cluster.nodes.filter(n => cluster.running(n.index)).map(n => n.index)
   const pids = live.map(i => cluster.pid(i) ?? -1)
   const cpu0 = pids.map(p => cpuSeconds(p) ?? 0)
-  const counters0 = await chainCounters(cluster.nodes[live[0]].api)
-  const commit0 = await Promise.all(live.map(async i => await stateCommitSeconds(cluster.nodes[i].api)))
+  const counters0 = await chainCounters(cluster.nodes[live[0]].metrics)
+  const commit0 = await Promise.all(live.map(async i => await stateCommitSeconds(cluster.nodes[i].metrics)))
   const harness0 = process.cpuUsage()
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 })
   await waitMempoolEmpty(cluster.nodes[live[0]].api, 60_000)
@@ -157,8 +157,8 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
 
   const cpu1 = pids.map(p => cpuSeconds(p) ?? 0)
   const disk1 = live.map(i => diskBytes(cluster.nodes[i].dataDir))
-  const counters1 = await chainCounters(cluster.nodes[live[0]].api)
-  const commit1 = await Promise.all(live.map(async i => await stateCommitSeconds(cluster.nodes[i].api)))
+  const counters1 = await chainCounters(cluster.nodes[live[0]].metrics)
+  const commit1 = await Promise.all(live.map(async i => await stateCommitSeconds(cluster.nodes[i].metrics)))
   const harness1 = process.cpuUsage(harness0)
   const loadS = (outcome.endedAt - outcome.startedAt) / 1000
   const perValidator: ValidatorStats[] = live.map((i, j) => {

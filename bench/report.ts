@@ -36,7 +36,7 @@ function phaseRows (p: PhaseResult, r: BenchResult): Row[] {
 export function formatTable (r: BenchResult): string {
   const b = r.bounds
   const rows: Row[] = [['figure', 'value', 'bound / target', 'ratio']]
-  rows.push(['node:crypto ed25519 verify, one core', `${int(b.verifyPerSec)}/s (${f1(b.verifyUs)} µs wall, ${f1(b.verifyCpuUs ?? 0)} µs CPU)`, `noble ${int(b.nobleVerifyPerSec)}/s`, ratio(b.verifyPerSec, b.nobleVerifyPerSec)])
+  rows.push(['libsodium ed25519 verify (the chain\'s verifier), one core', `${int(b.verifyPerSec)}/s (${f1(b.verifyUs)} µs wall, ${f1(b.verifyCpuUs ?? 0)} µs CPU)`, `noble ${int(b.nobleVerifyPerSec)}/s`, ratio(b.verifyPerSec, b.nobleVerifyPerSec)])
   rows.push([`LevelDB sync batches of ${b.leveldb.batchEntries} × ${b.leveldb.entryBytes} B`, `${int(b.leveldb.entriesPerSec)} entries/s`, `${f1(b.leveldb.batchesPerSec)} batches/s`, ''])
   if (r.max !== undefined) rows.push(...phaseRows(r.max, r))
   if (r.half !== undefined) rows.push(...phaseRows(r.half, r))

@@ -1,7 +1,7 @@
 import { bytesEqual, fromHex } from '../codec/index.js'
 import { merkleRoot } from '../crypto/index.js'
 import { verifyCommit } from './commit.js'
-import { checkSign, allowedSignHash, type LockProof, type SignState, type SignStep } from './signstate.js'
+import { checkSign, allowedSignHash, signedProposal, type LockProof, type SignState, type SignStep } from './signstate.js'
 import { VoteSet, hashKey, NIL_KEY } from './voteset.js'
 import {
   blockHash, commitHash, voteSignBody, proposalSignBody, totalPower, quorumPower, oneThirdPlusPower,
@@ -237,7 +237,14 @@ export class ConsensusCore {
     if (this.myIndex >= 0 && proposerIndex(this.validators, this.height, r) === this.myIndex) {
       const vh = this.validHash
       const validBlock = vh !== null ? this.blocks.get(hashKey(vh)) : undefined
-      if (validBlock !== undefined && this.validRound !== null) {
+      const signed = signedProposal(this.signState, this.height, r)
+      if (signed !== null) {
+        // Restarted after proposing in this round: only that proposal may be signed here. Re-send
+        // it when its block is at hand (lock proof); otherwise it comes back from the WAL or a peer.
+        this.buildRequested = r
+        const block = this.blocks.get(hashKey(signed.blockHash))
+        if (block !== undefined) this.resendSignedProposal(block, signed.blockHash, signed.polRound)
+      } else if (validBlock !== undefined && this.validRound !== null) {
         this.propose(validBlock, vh!, this.validRound)
         this.relayProofOfLock()
       } else if (this.buildRequested !== r) {
@@ -282,7 +289,7 @@ export class ConsensusCore {
    * Double-sign guard: returns the hash that may be signed at this step (see allowedSignHash), or
    * undefined to refuse. A new signature is preceded by a persist effect of what is signed.
    */
-  private guard (step: SignStep, hash: Uint8Array | null): Uint8Array | null | undefined {
+  private guard (step: SignStep, hash: Uint8Array | null, polRound: number | null = null): Uint8Array | null | undefined {
     if (this.signer === null || this.myIndex < 0) return undefined
     const allowed = allowedSignHash(this.signState, this.height, this.round, step, hash)
     if (allowed === undefined) {
@@ -294,6 +301,9 @@ export class ConsensusCore {
       const prev = this.signState
       const state: SignState = { height: this.height, round: this.round, step, blockHash: allowed, lockedRound: this.lockedRound, lockedHash: this.lockedHash }
       if (step === 'precommit' && prev !== null && prev.height === this.height && prev.round === this.round && prev.step === 'prevote') state.prevoteHash = prev.blockHash
+      // The round's signed proposal stays on record through its later steps (see signedProposal).
+      const sp = step === 'propose' ? { blockHash: allowed!, polRound } : signedProposal(prev, this.height, this.round)
+      if (sp !== null) { state.proposalHash = sp.blockHash; state.proposalPolRound = sp.polRound }
       this.signState = state
       this.effects.push({ type: 'persistSignState', state })
     }
@@ -301,7 +311,20 @@ export class ConsensusCore {
   }
 
   private propose (block: Block, hash: Uint8Array, polRound: number | null): void {
-    if (this.guard('propose', hash) === undefined) return
+    if (this.guard('propose', hash, polRound) === undefined) return
+    this.signProposal(block, hash, polRound)
+  }
+
+  /**
+   * Re-sends the proposal the sign state says we signed at this height and round: the same
+   * (height, round, polRound, hash) gives the same signed bytes, so this is no new signature.
+   */
+  private resendSignedProposal (block: Block, hash: Uint8Array, polRound: number | null): void {
+    this.signProposal(block, hash, polRound)
+    if (polRound !== null) this.relayProofOfLock()
+  }
+
+  private signProposal (block: Block, hash: Uint8Array, polRound: number | null): void {
     const body = proposalSignBody(this.height, this.round, polRound, hash)
     const proposal: Proposal = { height: this.height, round: this.round, polRound, blockHash: hash, validatorIndex: this.myIndex, signature: this.signer!.sign('proposal', this.opts.chainId, body) }
     const message: ConsensusMessage = { type: 'proposal', proposal, block }
@@ -388,6 +411,17 @@ export class ConsensusCore {
     }
     this.noteSender(v.round, rs, v.validatorIndex)
     if (v.type === 'precommit') this.notePrecommit(v.round, rs)
+    if (v.validatorIndex === this.myIndex) this.adoptOwn(v.round, { type: 'vote', vote: v })
+  }
+
+  /**
+   * A message we signed, coming back from our WAL after a restart (or echoed by a peer) while
+   * this core holds no copy: ours to rebroadcast again. Without this, votes signed before a
+   * crash were never re-sent, and peers that lost them could wait for them forever.
+   */
+  private adoptOwn (round: number, message: ConsensusMessage): void {
+    if (this.signer === null) return
+    this.ownMessages.push({ round, message })
   }
 
   private onProposal (p: Proposal, block: Block): void {
@@ -407,6 +441,7 @@ export class ConsensusCore {
     }
     this.proposals.set(p.round, { proposal: p, key: k })
     this.noteSender(p.round, this.roundState(p.round), p.validatorIndex)
+    if (p.validatorIndex === this.myIndex) this.adoptOwn(p.round, { type: 'proposal', proposal: p, block })
     if (known) return
     this.blocks.set(k, block)
     const problem = this.checkBlock(block)
@@ -442,6 +477,8 @@ export class ConsensusCore {
   private onBlockBuilt (height: number, round: number, block: Block): void {
     if (height !== this.height || round !== this.round || this.step !== 'propose' || this.decided) return
     if (this.proposals.has(round)) return
+    // Restarted after proposing in this round: that proposal is the only one we may sign here.
+    if (signedProposal(this.signState, height, round) !== null) return
     const hash = blockHash(block.header)
     this.propose(block, hash, null)
   }

@@ -24,6 +24,13 @@ export interface SignState {
    * so a restarted validator can resend exactly that prevote: peers may never have seen it.
    */
   prevoteHash?: Uint8Array | null
+  /**
+   * The proposal this validator signed at (height, round), if it proposed there: kept through the
+   * round's later steps so a restarted proposer re-sends that same signed proposal instead of
+   * building another block it may not sign (the signature covers exactly these values).
+   */
+  proposalHash?: Uint8Array
+  proposalPolRound?: number | null
 }
 
 export const SignStateSchema = s.struct({
@@ -33,11 +40,19 @@ export const SignStateSchema = s.struct({
   blockHash: s.nullable(s.bytes(32)),
   lockedRound: s.nullable(s.uint()),
   lockedHash: s.nullable(s.bytes(32)),
-  prevoteHash: s.optional(s.nullable(s.bytes(32)))
+  prevoteHash: s.optional(s.nullable(s.bytes(32))),
+  proposalHash: s.optional(s.bytes(32)),
+  proposalPolRound: s.optional(s.nullable(s.uint()))
 })
 
 export const encodeSignState = (st: SignState): Uint8Array => encode(st)
 export const decodeSignState = (bytes: Uint8Array): SignState => SignStateSchema.check(decode(bytes, { maxBytes: 1024, maxDepth: 2 }), '') as SignState
+
+/** The proposal signed at (height, round) according to `last`, or null when there is none on record. */
+export function signedProposal (last: SignState | null, height: number, round: number): { blockHash: Uint8Array, polRound: number | null } | null {
+  if (last === null || last.height !== height || last.round !== round || last.proposalHash === undefined) return null
+  return { blockHash: last.proposalHash, polRound: last.proposalPolRound ?? null }
+}
 
 export type SignCheck = 'new' | 'same' | 'conflict' | 'regression'
 

@@ -84,6 +84,7 @@ export type ConsensusErrorCode =
   | 'BLOCK_INVALID'
   | 'SIGN_STATE_REGRESSION'
   | 'CONFIG_INVALID'
+  | 'DRIVER_INVARIANT'
 
 export class ConsensusError extends Error {
   readonly code: ConsensusErrorCode

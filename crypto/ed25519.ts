@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import sodium from 'sodium-native'
 import * as ed from '@noble/ed25519'
 import { sha512 } from './hash.js'
 import { signingBytes, type DomainTag } from './domain.js'
@@ -9,78 +9,84 @@ export const PUBLIC_KEY_LENGTH = 32
 export const SIGNATURE_LENGTH = 64
 export const SEED_LENGTH = 32
 
-// DER prefixes for raw ed25519 keys (RFC 8410), so node:crypto can import 32 raw bytes.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+// The chain's one verification rule is libsodium's crypto_sign_verify_detached (see
+// crypto/README.md, "The verification rule"); every verification in this repository goes
+// through verifyRaw below. publicKeyProblem restates libsodium's conditions on A so that
+// keys named inside a transaction body are held to the rule before anyone signs with them.
 
-// Group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
-const L_LE = Uint8Array.from(Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex'))
+/** Why a byte string is not a public key the chain accepts. */
+export type PublicKeyProblem = 'length' | 'non_canonical' | 'small_order' | 'not_on_curve'
 
-/** a < b for 32-byte little-endian integers, compared from the most significant byte. */
-function lessThanLE (a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 31; i >= 0; i--) {
-    if (a[i] !== b[i]) return a[i] < b[i]
-  }
-  return false
-}
+// The y-coordinates (little-endian, sign bit of x cleared) of every point of order 1, 2, 4
+// or 8, in every 255-bit spelling, canonical (y < p) or not (y >= p): libsodium's blocklist.
+// Comparing with the sign bit masked also catches x = 0 written with the sign bit set.
+const SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000', // y = 0, order 4
+  '0100000000000000000000000000000000000000000000000000000000000000', // y = 1, the identity
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', // order 8
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', // order 8
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // y = p - 1, order 2
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // y = p, i.e. 0
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f' // y = p + 1, i.e. 1
+].map(hex => Uint8Array.from(Buffer.from(hex, 'hex')))
 
-/** Whether the 255-bit y-coordinate (top bit is the sign of x) is >= p = 2^255 - 19. */
+// Base point, the second operand of the on-curve test below.
+const BASE_POINT = Uint8Array.from(Buffer.from('5866666666666666666666666666666666666666666666666666666666666666', 'hex'))
+
+/** Whether the 255-bit y-coordinate (the top bit is the sign of x) is >= p = 2^255 - 19. */
 function yNotCanonical (b: Uint8Array): boolean {
   if ((b[31] & 0x7f) !== 0x7f) return false
   for (let i = 30; i >= 1; i--) if (b[i] !== 0xff) return false
   return b[0] >= 0xed
 }
 
-// The eight small-order points' canonical encodings (order 1, 2, 4, 8): a signature
-// under such a key proves nothing, so they are refused as keys.
-const SMALL_ORDER_KEYS = new Set([
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0000000000000000000000000000000000000000000000000000000000000080',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85'
-])
+function hasSmallOrder (b: Uint8Array): boolean {
+  return SMALL_ORDER_Y.some(y => {
+    for (let i = 0; i < 31; i++) if (b[i] !== y[i]) return false
+    return (b[31] & 0x7f) === y[31]
+  })
+}
 
 /**
- * The one verification rule of the chain (RFC 8032 strict, plus no small-order keys):
- * lengths exact, key y-coordinate canonical (< p) and not of small order, S < L.
- * These are checked here before node:crypto so the rule does not depend on what a
- * given OpenSSL build accepts; every validator runs this same function.
+ * The reason `key` is not an acceptable public key, or null if it is: 32 bytes, y < p,
+ * not a point of small order in any spelling, and a point of the curve. These are the
+ * conditions libsodium's verify puts on A, so a key that passes here can sign, and one
+ * that fails here verifies nothing.
  */
-export function isStrictlyWellFormed (publicKey: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) return false
-  if (yNotCanonical(publicKey) || yNotCanonical(signature.subarray(0, 32))) return false
-  if (!lessThanLE(signature.subarray(32), L_LE)) return false
-  return !SMALL_ORDER_KEYS.has(Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('hex'))
-}
-
-const publicKeyCache = new Map<string, KeyObject>()
-// Each cached KeyObject holds native memory (~1-2 KB); 16 k covers the active senders and the
-// validators, while one-off keys (a patient registering) are not kept forever.
-const PUBLIC_KEY_CACHE_MAX = 16_384
-
-function publicKeyObject (publicKey: Uint8Array): KeyObject {
-  const hex = Buffer.from(publicKey).toString('hex')
-  let key = publicKeyCache.get(hex)
-  if (key === undefined) {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
-    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_MAX) publicKeyCache.clear()
-    publicKeyCache.set(hex, key)
-  }
-  return key
-}
-
-/** Verifies raw bytes with node:crypto's native Ed25519 under the strict rule. Never throws. */
-export function verifyRaw (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (!isStrictlyWellFormed(publicKey, signature)) return false
+export function publicKeyProblem (key: Uint8Array): PublicKeyProblem | null {
+  if (!(key instanceof Uint8Array) || key.length !== PUBLIC_KEY_LENGTH) return 'length'
+  if (yNotCanonical(key)) return 'non_canonical'
+  if (hasSmallOrder(key)) return 'small_order'
+  const hex = Buffer.from(key.buffer, key.byteOffset, PUBLIC_KEY_LENGTH).toString('hex')
+  if (acceptedKeys.has(hex)) return null
   try {
-    return nodeVerify(null, message, publicKeyObject(publicKey), signature)
+    // Adding the base point decodes `key` and fails iff it has no x on the curve.
+    sodium.crypto_core_ed25519_add(new Uint8Array(32), key, BASE_POINT)
   } catch {
-    return false
+    return 'not_on_curve'
   }
+  if (acceptedKeys.size >= ACCEPTED_KEYS_MAX) acceptedKeys.clear()
+  acceptedKeys.add(hex)
+  return null
+}
+
+// The curve check decodes two points (~7 µs); the same few provider keys come back in every
+// grant, so keys that passed are remembered (bounded; a pure function's memo, so no state).
+const acceptedKeys = new Set<string>()
+const ACCEPTED_KEYS_MAX = 16_384
+
+export function isValidPublicKey (key: Uint8Array): boolean {
+  return publicKeyProblem(key) === null
+}
+
+/**
+ * Verifies raw bytes under the chain's rule (libsodium, strict: canonical A and R, no
+ * small-order A or R, S < L, cofactorless equation compared on R's bytes). Never throws.
+ */
+export function verifyRaw (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  // sodium-native accepts a longer signature and reads its first 64 bytes: exact lengths here.
+  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) return false
+  return sodium.crypto_sign_verify_detached(signature, message, publicKey)
 }
 
 /** Verifies a domain-separated signature. */
@@ -90,40 +96,46 @@ export function verify (tag: DomainTag, chainId: string, body: Uint8Array, publi
 
 /** A fresh 32-byte secret seed. */
 export function generateSeed (): Uint8Array {
-  return ed.utils.randomSecretKey()
+  const seed = new Uint8Array(SEED_LENGTH)
+  sodium.randombytes_buf(seed)
+  return seed
 }
 
 export function publicKeyFromSeed (seed: Uint8Array): Uint8Array {
-  if (seed.length !== SEED_LENGTH) throw new RangeError(`ed25519 seed must be 32 bytes, got ${seed.length}`)
-  return ed.getPublicKey(seed)
+  return keyPairFromSeed(seed).publicKey
 }
 
-/** Client-side signing with @noble/ed25519 (CLI, client library, tests). */
+function keyPairFromSeed (seed: Uint8Array): { publicKey: Uint8Array, secretKey: Uint8Array } {
+  if (!(seed instanceof Uint8Array) || seed.length !== SEED_LENGTH) throw new RangeError(`ed25519 seed must be 32 bytes, got ${seed?.length}`)
+  const publicKey = new Uint8Array(PUBLIC_KEY_LENGTH)
+  const secretKey = new Uint8Array(64)
+  sodium.crypto_sign_seed_keypair(publicKey, secretKey, seed)
+  return { publicKey, secretKey }
+}
+
+/**
+ * Pure-JS signing with @noble/ed25519, for clients without the native addon. Ed25519
+ * signing is deterministic, so this gives the same bytes as Ed25519Signer. There is no
+ * pure-JS verifier: verification has exactly one implementation, verifyRaw.
+ */
 export function signWithNoble (tag: DomainTag, chainId: string, body: Uint8Array, seed: Uint8Array): Uint8Array {
   return ed.sign(signingBytes(tag, chainId, body), seed)
 }
 
-/** Pure-JS verification, used only as a cross-check of the native path in tests and bench. */
-export function verifyWithNoble (tag: DomainTag, chainId: string, body: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): boolean {
-  if (!isStrictlyWellFormed(publicKey, signature)) return false
-  try { return ed.verify(signature, signingBytes(tag, chainId, body), publicKey, { zip215: false }) } catch { return false }
-}
-
-/**
- * A signing key held as a node:crypto KeyObject (imported once: ~10x faster than
- * re-importing per signature). Used by validators for votes, proposals and load tests.
- */
+/** A signing key held by libsodium. Used by validators for votes and proposals, and by tools. */
 export class Ed25519Signer {
   readonly publicKey: Uint8Array
-  private readonly key: KeyObject
+  private readonly secretKey: Uint8Array
   constructor (seed: Uint8Array) {
-    if (seed.length !== SEED_LENGTH) throw new RangeError(`ed25519 seed must be 32 bytes, got ${seed.length}`)
-    this.key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
-    this.publicKey = new Uint8Array(createPublicKey(this.key).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length))
+    const pair = keyPairFromSeed(seed)
+    this.publicKey = pair.publicKey
+    this.secretKey = pair.secretKey
   }
 
   signRaw (message: Uint8Array): Uint8Array {
-    return new Uint8Array(nodeSign(null, message, this.key))
+    const sig = new Uint8Array(SIGNATURE_LENGTH)
+    sodium.crypto_sign_detached(sig, message, this.secretKey)
+    return sig
   }
 
   sign (tag: DomainTag, chainId: string, body: Uint8Array): Uint8Array {

@@ -16,7 +16,7 @@ export function seedSigner (seed: Uint8Array): TxSigner {
   return { publicKey, sign: (tag, chainId, body) => signWithNoble(tag, chainId, body, seed) }
 }
 
-/** A fast node:crypto signer from a 32-byte seed, for tests and load generation. */
+/** A fast native (libsodium) signer from a 32-byte seed, for tests and load generation. */
 export function fastSigner (seed: Uint8Array): TxSigner {
   return new Ed25519Signer(seed)
 }

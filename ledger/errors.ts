@@ -7,6 +7,7 @@ export type LedgerErrorCode =
   | 'TX_WRONG_CHAIN'
   | 'TX_UNKNOWN_KIND'
   | 'TX_BAD_SIGNATURE'
+  | 'TX_BAD_KEY'
   | 'GENESIS_INVALID'
   | 'STATE_MISMATCH'
   | 'STATE_CORRUPT'

@@ -1,4 +1,5 @@
 import { encode, toHex } from '../codec/index.js'
+import { publicKeyProblem } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
 import { keys, type ChainInfo, type Member } from './model.js'
 import { LedgerState, decodedWrites, type Write } from './state.js'
@@ -28,6 +29,8 @@ export function initGenesis (input: GenesisInput): Genesis {
   for (const m of input.members) {
     if (!MEMBER_NAME.test(m.name)) throw new LedgerError('GENESIS_INVALID', 'bad member name', m.name)
     if (!(m.publicKey instanceof Uint8Array) || m.publicKey.length !== 32) throw new LedgerError('GENESIS_INVALID', 'member key must be 32 bytes', m.name)
+    const problem = publicKeyProblem(m.publicKey)
+    if (problem !== null) throw new LedgerError('GENESIS_INVALID', `member ${m.name}: not an acceptable ed25519 public key (${problem})`, toHex(m.publicKey))
     if (values.has(keys.member(m.name))) throw new LedgerError('GENESIS_INVALID', 'duplicate member name', m.name)
     if (values.has(keys.memberKey(m.publicKey))) throw new LedgerError('GENESIS_INVALID', 'duplicate member key', toHex(m.publicKey))
     values.set(keys.member(m.name), { name: m.name, key: m.publicKey } satisfies Member)

@@ -1,9 +1,26 @@
-import { s, CodecError, compareBytes, type Schema, type Infer } from '../codec/index.js'
+import { s, CodecError, compareBytes, toHex, type Schema, type Infer } from '../codec/index.js'
+import { publicKeyProblem } from '../crypto/index.js'
+import { LedgerError } from './errors.js'
 import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES, type GranteeType } from './constants.js'
 
-/** A set of fixed-length byte strings: strictly increasing bytewise, so one encoding per set. */
-function sortedBytesSet (length: number, maxItems: number, minItems = 0): Schema<Uint8Array[]> {
-  const arr = s.array(s.bytes(length), maxItems, minItems)
+/**
+ * An ed25519 public key named in a body: 32 bytes that pass the chain's key rule (canonical,
+ * not of small order, on the curve: crypto/README.md). Checked at decode, so a key nobody
+ * can be held to (the identity signs for anyone) never becomes a provider, guardian or key.
+ */
+const key: Schema<Uint8Array> = {
+  name: 'publicKey',
+  check (v, path) {
+    const bytes = s.bytes(32).check(v, path)
+    const problem = publicKeyProblem(bytes)
+    if (problem !== null) throw new LedgerError('TX_BAD_KEY', `${path} is not an acceptable ed25519 public key (${problem})`, { field: path, key: toHex(bytes), problem })
+    return bytes
+  }
+}
+
+/** A set of byte strings (each checked by `item`): strictly increasing bytewise, so one encoding per set. */
+function sortedBytesSet (item: Schema<Uint8Array>, maxItems: number, minItems = 0): Schema<Uint8Array[]> {
+  const arr = s.array(item, maxItems, minItems)
   return {
     name: 'bytesSet',
     check (v, path) {
@@ -16,7 +33,6 @@ function sortedBytesSet (length: number, maxItems: number, minItems = 0): Schema
   }
 }
 
-const key = s.bytes(32)
 const hash = s.bytes(32)
 const id = s.bytes(32)
 const category = s.oneOf(CATEGORIES)
@@ -36,7 +52,7 @@ export const BODY_SCHEMAS = {
   'provider.register': s.struct({ key, role: s.oneOf(ROLES), name: s.text(128) }),
   'provider.suspend': s.struct({ key, reason: s.optional(s.text(256)) }),
   'provider.reinstate': s.struct({ key }),
-  'patient.register': s.struct({ guardians: s.optional(sortedBytesSet(32, MAX_GUARDIANS, 1)), threshold: s.optional(s.uint(MAX_GUARDIANS)) }),
+  'patient.register': s.struct({ guardians: s.optional(sortedBytesSet(key, MAX_GUARDIANS, 1)), threshold: s.optional(s.uint(MAX_GUARDIANS)) }),
   'patient.rotate_key': s.struct({ newKey: key }),
   'patient.recover': s.struct({ patient: id, newKey: key }),
   'consent.grant': s.struct({

@@ -1,5 +1,5 @@
 import { s, decode, encode, toHex, CodecError } from '../codec/index.js'
-import { sha256, verify } from '../crypto/index.js'
+import { publicKeyProblem, sha256, verify } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
 import { MAX_TX_BYTES, TX_VERSION } from './constants.js'
 import { BODY_SCHEMAS, crossFieldProblem, isTxKind, type AnyTxBody, type TxBody, type TxKind } from './kinds.js'
@@ -81,10 +81,20 @@ export function decodeTx (bytes: Uint8Array, chainId: string, options: DecodeTxO
   const txBytes = signedSlice(bytes) ?? encode(tx)
   const decoded: DecodedTx = { id: sha256(bytes), idHex: '', bytes, tx, txBytes, sig }
   decoded.idHex = toHex(decoded.id)
-  if (options.skipSignature !== true && !checkTxSignature(decoded)) {
-    throw new LedgerError('TX_BAD_SIGNATURE', 'signature does not verify for the sender', toHex(tx.sender))
-  }
+  if (options.skipSignature !== true && !checkTxSignature(decoded)) throw signatureError(decoded)
   return decoded
+}
+
+/**
+ * Why a signature did not verify. A sender key that fails the key rule never verifies
+ * (libsodium refuses it), so it is named as TX_BAD_KEY, the code of every refused key;
+ * looked at only after a failure, so a good transaction pays nothing for it.
+ */
+function signatureError (decoded: DecodedTx): LedgerError {
+  const sender = decoded.tx.sender
+  const problem = publicKeyProblem(sender)
+  if (problem !== null) return new LedgerError('TX_BAD_KEY', `tx.sender is not an acceptable ed25519 public key (${problem})`, { field: 'tx.sender', key: toHex(sender), problem })
+  return new LedgerError('TX_BAD_SIGNATURE', 'signature does not verify for the sender', toHex(sender))
 }
 
 // A canonical envelope is the map {tx, sig}: keys sort "tx" (0x62…) before "sig" (0x63…), so it
@@ -106,9 +116,9 @@ export function checkTxSignature (decoded: DecodedTx): boolean {
   return verify('tx', decoded.tx.chainId, decoded.txBytes, decoded.tx.sender, decoded.sig)
 }
 
-/** Same as checkTxSignature but throws LedgerError TX_BAD_SIGNATURE. */
+/** Same as checkTxSignature but throws LedgerError TX_BAD_SIGNATURE (TX_BAD_KEY for a sender key the rule refuses). */
 export function verifyTxSignature (decoded: DecodedTx): void {
-  if (!checkTxSignature(decoded)) throw new LedgerError('TX_BAD_SIGNATURE', 'signature does not verify for the sender', toHex(decoded.tx.sender))
+  if (!checkTxSignature(decoded)) throw signatureError(decoded)
 }
 
 /** Canonical envelope bytes of a signed transaction. */

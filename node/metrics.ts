@@ -61,7 +61,10 @@ export function createMetrics (register: Registry = new Registry()) {
     // api
     httpRequests: new Counter({ name: 'medchain_api_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'] as const, registers }),
     eventSubscribers: new Gauge({ name: 'medchain_api_event_subscribers', help: 'Open server-sent event streams', registers }),
-    eventSubscribersDropped: new Counter({ name: 'medchain_api_event_subscribers_dropped_total', help: 'Event streams disconnected because the client left too much unread', registers })
+    eventSubscribersDropped: new Counter({ name: 'medchain_api_event_subscribers_dropped_total', help: 'Event streams disconnected because the client left too much unread', registers }),
+    authSeconds: new Histogram({ name: 'medchain_api_auth_seconds', help: 'Time to authenticate a request (token checks and identity lookup)', buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01], registers }),
+    authRefused: new Counter({ name: 'medchain_api_auth_refused_total', help: 'Requests refused by authentication (401) or the access table (403), by code', labelNames: ['code'] as const, registers }),
+    rateLimited: new Counter({ name: 'medchain_api_rate_limited_total', help: 'Requests refused with 429 by the per-identity rate limit, by kind (read or write)', labelNames: ['kind'] as const, registers })
   }
 }
 

@@ -3,16 +3,16 @@ import { fromHex, toHex } from '../codec/index.js'
 import { Ed25519Signer, sha256, verify } from '../crypto/index.js'
 import {
   ConsensusCore, blockHash, decodeBlock, decodeCommit, decodeMessage, encodeBlock, encodeCommit, verifyCommit, ZERO_HASH,
-  decodeSignState, encodeSignState, decodeLockProof, type LockProof, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
+  decodeSignState, encodeSignState, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import {
-  LedgerState, initGenesis, decodeTx, breakGlassEvents, type Write
+  LedgerState, initGenesis, decodeTx, breakGlassEvents, checkAccess, getPatientByKey, getProvider, keys, type Category, type Purpose, type Write
 } from '../ledger/index.js'
 import { openChainStore, type ChainStore } from '../storage/index.js'
 import { createP2PHost, type P2PHost } from '../p2p/index.js'
 import { Application, type CommittedBlock } from './app.js'
 import { createApi, type ApiBackend, type ChainEvent } from './api.js'
-import { ConsensusDriver } from './driver.js'
+import { createNodeDriver, readConsensusWal, type NodeDriver } from './driver.js'
 import { NodeError } from './errors.js'
 import { genesisHash, type Genesis } from './genesis.js'
 import type { NodeConfig } from './config.js'
@@ -23,6 +23,9 @@ import { TxBatcher, decodeTxBatch } from './txgossip.js'
 import { explorerHtml } from './explorer.js'
 import { openApiDocument } from './openapi.js'
 import { ProofService } from './proofService.js'
+import { startMetricsListener } from './metrics-listener.js'
+import { tlsMaterial } from './tls.js'
+import type { LoggedAccess, Principal } from './auth/access.js'
 import { PatientQueries } from './query/patients.js'
 import type { FastifyInstance } from 'fastify'
 
@@ -69,7 +72,7 @@ export class MedchainNode {
   private readonly myIndex: number
   private store!: ChainStore
   private app!: Application
-  private driver!: ConsensusDriver
+  private driver!: NodeDriver
   private p2p!: P2PHost
   private api!: FastifyInstance
   private batcher!: TxBatcher
@@ -84,6 +87,8 @@ export class MedchainNode {
   private readonly validatorLastSeen: number[]
   private stopped = false
   apiUrl = ''
+  metricsUrl = ''
+  private metricsServer: { url: string, close: () => Promise<void> } | undefined
 
   constructor (private readonly opts: NodeOptions) {
     this.metrics = createMetrics()
@@ -150,14 +155,7 @@ export class MedchainNode {
     // The WAL of the height in progress: messages seen and sent, and the lock proof if we locked.
     const latest = await this.store.latestCommit()
     const lastCommit = latest === undefined ? null : decodeCommit(latest.commit)
-    const walMessages: ConsensusMessage[] = []
-    let lockProof: LockProof | null = null
-    const nextHeight = (head?.height ?? 0) + 1
-    for (const bytes of await this.store.wal.records(nextHeight)) {
-      try { walMessages.push(decodeMessage(bytes)); continue } catch {}
-      try { lockProof = decodeLockProof(bytes); continue } catch {}
-      this.log.warn('skipping undecodable WAL record', { height: nextHeight })
-    }
+    const { messages: walMessages, lockProof } = await readConsensusWal(this.store.wal, (head?.height ?? 0) + 1, this.log)
     const core = new ConsensusCore({
       chainId: this.chainId,
       signer: this.myIndex >= 0 ? new Ed25519Signer(this.opts.seed) : null,
@@ -202,7 +200,7 @@ export class MedchainNode {
     // measured 7x the throughput of gossipsub here (p2p/README.md).
     this.batcher = new TxBatcher(batch => { this.p2p.broadcastTxBatch(batch) }, { maxItems: 256, maxBytes: MAX_TX_BATCH_BYTES, flushMs: 5 })
 
-    this.driver = new ConsensusDriver({
+    this.driver = createNodeDriver({
       core,
       app: this.app,
       validators: this.validators,
@@ -224,8 +222,19 @@ export class MedchainNode {
     this.metrics.height.set(head?.height ?? 0)
 
     this.proofs = new ProofService(this.chainId, this.store, () => this.app.state)
-    this.api = await createApi(this.backend(), { maxBodyBytes: config.api.maxBodyBytes, metrics: this.metrics, log: msg => this.log.error(msg) })
+    const https = tlsMaterial(this.opts.home, config.api)
+    this.api = await createApi(this.backend(), {
+      maxBodyBytes: config.api.maxBodyBytes,
+      metrics: this.metrics,
+      log: msg => this.log.error(msg),
+      auth: { chainId: this.chainId, nodeKey: toHex(this.signerKey), clock: this.clock, readsPerMinute: config.api.readsPerMinute, writesPerMinute: config.api.writesPerMinute },
+      ...(https !== null ? { https } : {})
+    })
     this.apiUrl = await this.api.listen({ host: config.api.host, port: config.api.port })
+    if (https === null) this.log.warn('API serves plain HTTP on the loopback interface only: name api.tlsCert and api.tlsKey in config.toml to serve HTTPS', { api: this.apiUrl })
+    else this.log.info(`API serves HTTPS${https.ca !== undefined ? ' and requires client certificates from api.tlsClientCa' : ''}`, { api: this.apiUrl })
+    this.metricsServer = await startMetricsListener({ host: config.metrics.host, port: config.metrics.port }, async () => await this.metricsText())
+    this.metricsUrl = this.metricsServer.url
     this.syncTimer = setInterval(() => { void this.syncStep() }, 500)
     this.log.info('node started', { chainId: this.chainId, height: head?.height ?? 0, validatorIndex: this.myIndex, api: this.apiUrl, p2p: this.p2p.multiaddrs()[0] })
   }
@@ -513,17 +522,82 @@ export class MedchainNode {
       patientRecords: (id, page) => patients.records(id, page),
       patientBreakGlass: async id => breakGlassEvents(this.app.state, patientId(id)),
       decision: q => patients.decision(q),
+      accessDecision: q => checkAccess(this.app.state, {
+        patient: patientId(q.patient),
+        requester: fromHex(q.grantee, 32),
+        // The words come from a committed access.log: the ledger already checked them.
+        ...(q.category !== undefined ? { category: q.category as Category } : {}),
+        ...(q.record !== undefined ? { record: fromHex(q.record, 32) } : {}),
+        action: 'read',
+        purpose: q.purpose as Purpose,
+        time: this.clock()
+      }),
       subscribe: listener => {
         this.events.on('event', listener)
         return () => { this.events.off('event', listener) }
       },
-      metricsText: async () => {
-        this.metrics.peers.set(this.p2p.connectedMembers().length)
-        this.metrics.validatorsHeard.set(this.heardRecently())
-        return await this.metrics.register.metrics()
-      },
+      identify: key => this.identify(key),
+      txParties: async id => await this.txParties(id),
+      accessLog: async id => await this.accessLog(id),
       explorerHtml: () => explorerHtml(this.chainId),
       openApi: () => openApiDocument()
+    }
+  }
+
+  private async metricsText (): Promise<string> {
+    this.metrics.peers.set(this.p2p.connectedMembers().length)
+    this.metrics.validatorsHeard.set(this.heardRecently())
+    return await this.metrics.register.metrics()
+  }
+
+  /** Who a key is on the ledger now (docs/access-table.md). */
+  private identify (keyHex: string): Principal | null {
+    const key = fromHex(keyHex, 32)
+    const state = this.app.state
+    const patient = getPatientByKey(state, key)
+    if (patient !== undefined) return { kind: 'patient', key: keyHex, patient: toHex(patient.id) }
+    const provider = getProvider(state, key)
+    if (provider !== undefined) return { kind: 'provider', key: keyHex, role: provider.role, org: provider.org, active: provider.status === 'active' }
+    const member = state.get<string>(keys.memberKey(key))
+    if (member !== undefined) return { kind: 'member', key: keyHex, name: member }
+    return null
+  }
+
+  private async committedTx (id: string): Promise<{ tx: ReturnType<typeof decodeTx>['tx'], code: string, height: number } | null> {
+    const loc = await this.store.txIndex.get(id)
+    if (loc === undefined) return null
+    const bytes = await this.store.blocks.get(loc.height)
+    const txBytes = bytes === undefined ? undefined : decodeBlock(bytes).txs[loc.index]
+    if (txBytes === undefined) return null
+    return { tx: decodeTx(txBytes, this.chainId, { skipSignature: true }).tx, code: loc.code, height: loc.height }
+  }
+
+  private async txParties (id: string): Promise<{ sender: string, patient?: string } | null> {
+    const pending = this.app.mempool.get(id)
+    const tx = pending !== undefined ? pending.decoded.tx : (await this.committedTx(id))?.tx
+    if (tx === undefined) return null
+    const body = tx.body as { patient?: Uint8Array }
+    // A patient's own transactions (register, grant, revoke) name them by their sender key.
+    const patient = body.patient instanceof Uint8Array ? toHex(body.patient) : this.identify(toHex(tx.sender))?.kind === 'patient' ? (this.identify(toHex(tx.sender)) as { patient: string }).patient : undefined
+    return { sender: toHex(tx.sender), ...(patient !== undefined ? { patient } : {}) }
+  }
+
+  private async accessLog (id: string): Promise<LoggedAccess | null> {
+    const c = await this.committedTx(id)
+    if (c === null || c.tx.kind !== 'access.log') return null
+    const b = c.tx.body as { patient: Uint8Array, action: string, purpose: string, category?: string, record?: Uint8Array }
+    const summary = await this.store.blocks.getSummary(c.height)
+    if (summary === undefined) return null
+    return {
+      id,
+      sender: toHex(c.tx.sender),
+      patient: toHex(b.patient),
+      action: b.action,
+      purpose: b.purpose,
+      ...(b.category !== undefined ? { category: b.category } : {}),
+      ...(b.record !== undefined ? { record: toHex(b.record) } : {}),
+      time: summary.time,
+      code: c.code
     }
   }
 
@@ -582,6 +656,7 @@ export class MedchainNode {
     if (this.syncTimer !== null) clearInterval(this.syncTimer)
     for (const list of this.waiters.values()) for (const w of list) clearTimeout(w.timer)
     await this.api?.close().catch(() => {})
+    await this.metricsServer?.close().catch(() => {})
     this.batcher?.stop()
     await this.driver?.stop()
     await this.p2p?.stop().catch(() => {})

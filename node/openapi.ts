@@ -6,7 +6,10 @@ export function openApiDocument (): Record<string, unknown> {
   const error = { $ref: '#/components/schemas/Error' }
   const errors = {
     400: { description: 'bad input', content: { 'application/json': { schema: error } } },
-    404: { description: 'not found', content: { 'application/json': { schema: error } } }
+    401: { description: 'no valid bearer token: AUTH_MISSING, AUTH_MALFORMED, AUTH_BAD_SIGNATURE, AUTH_EXPIRED, AUTH_NOT_YET_VALID, AUTH_LIFETIME_TOO_LONG, AUTH_REPLAYED, AUTH_WRONG_AUDIENCE, AUTH_WRONG_CHAIN, AUTH_UNKNOWN_KEY (docs/access-table.md)', content: { 'application/json': { schema: error } } },
+    403: { description: 'the access table refuses this caller: ACCESS_NOT_YOURS, ACCESS_MEMBERS_ONLY, ACCESS_NOT_LOGGED, ACCESS_LOG_USED, ACCESS_LOG_TOO_OLD, ACCESS_DENIED, ACCESS_PURPOSE_MISMATCH, ACCESS_PROVIDER_SUSPENDED', content: { 'application/json': { schema: error } } },
+    404: { description: 'not found', content: { 'application/json': { schema: error } } },
+    429: { description: 'API_RATE_LIMITED: too many requests by this identity', content: { 'application/json': { schema: error } } }
   }
   const ok = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'object' } } } }, ...errors })
   const okArray = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'array' } } } }, ...errors })
@@ -44,7 +47,7 @@ export function openApiDocument (): Record<string, unknown> {
   const wordError = (codes: string): Record<string, unknown> => ({ description: codes, content: { 'application/json': { schema: error } } })
   return {
     openapi: '3.0.3',
-    info: { title: 'medchain node API', version: '0.1.0', description: 'Consent and record-access ledger of a hospital consortium. Every error is {error: {code, message}}.' },
+    info: { title: 'medchain node API', version: '0.1.0', description: 'Consent and record-access ledger of a hospital consortium. Every error is {error: {code, message}}. Reads of patient and chain data need `Authorization: Bearer <EdDSA JWT signed with the caller\'s registered key>` (docs/access-table.md); status, health, readiness, this document and the explorer shell are public. Prometheus metrics are on a separate listener (127.0.0.1), not this port.' },
     paths: {
       '/healthz': { get: { summary: 'process is up', responses: ok('ok') } },
       '/readyz': { get: { summary: 'synced, connected to a quorum, and consensus messages heard from a quorum within 10 s', responses: { ...ok('ready'), 503: { description: 'not ready', content: { 'application/json': { schema: { type: 'object' } } } } } } },
@@ -68,7 +71,7 @@ export function openApiDocument (): Record<string, unknown> {
           responses: {
             200: { description: 'committed (wait=commit), or {status: pending, timedOut: true} when the wait ran out', content: { 'application/json': { schema: { $ref: '#/components/schemas/TxResult' } } } },
             202: { description: 'accepted into this node\'s mempool and sent to every connected validator (to each one that connects later, if none is): it will be committed unless a different transaction of the same sender and nonce commits first, it waits in the mempool longer than mempool.ttlMs (default 10 min, e.g. while the chain has no quorum), or this node dies before passing it on. Resubmitting the same bytes is safe (MEMPOOL_DUPLICATE / TX_STALE_NONCE once known).', content: { 'application/json': { schema: { type: 'object', required: ['id', 'status'], properties: { id: hex64, status: { type: 'string', enum: ['pending'] } } } } } },
-            400: { description: 'refused: TX_MALFORMED, TX_NON_CANONICAL, TX_OVERSIZE, TX_WRONG_CHAIN, TX_BAD_SIGNATURE, TX_UNKNOWN_KIND, MEMPOOL_*, API_BAD_REQUEST, API_BAD_JSON, API_EMPTY_BODY', content: { 'application/json': { schema: error } } },
+            400: { description: 'refused: TX_MALFORMED, TX_NON_CANONICAL, TX_OVERSIZE, TX_WRONG_CHAIN, TX_BAD_SIGNATURE, TX_BAD_KEY, TX_UNKNOWN_KIND, MEMPOOL_*, API_BAD_REQUEST, API_BAD_JSON, API_EMPTY_BODY', content: { 'application/json': { schema: error } } },
             409: { description: 'MEMPOOL_DUPLICATE: already pending', content: { 'application/json': { schema: error } } },
             413: { description: 'API_BODY_TOO_LARGE', content: { 'application/json': { schema: error } } },
             415: { description: 'API_UNSUPPORTED_MEDIA_TYPE: send application/cbor or application/json', content: { 'application/json': { schema: error } } },
@@ -140,12 +143,11 @@ export function openApiDocument (): Record<string, unknown> {
       '/v1/events': {
         get: {
           summary: 'server-sent events of committed blocks and transactions',
-          description: 'Without `patient`: `event: block` (data BlockEvent) per committed block and `event: tx` (data TxEvent) per committed transaction. With `patient`: only the tx events that touch that patient (consents, accesses, break-glass, records), so a patient app is notified of every access. Comment lines (`: ping`) keep the connection open.',
-          parameters: [{ name: 'patient', in: 'query', required: false, schema: hex64 }],
+          description: 'Without `patient`: `event: block` (data BlockEvent) per committed block and `event: tx` (data TxEvent) per committed transaction. With `patient`: only the tx events that touch that patient (consents, accesses, break-glass, records), so a patient app is notified of every access. Scoped to the caller: a member sees everything; a patient only their own tx events (no blocks). Comment lines (`: ping`) keep the connection open.',
+          parameters: [{ name: 'patient', in: 'query', required: false, schema: hex64 }, { name: 'access_token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for EventSource clients that cannot set headers (RFC 6750 §2.3)' }],
           responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors }
         }
       },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'this document', responses: ok('OpenAPI document') } },
       '/': { get: { summary: 'explorer page', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } }
     },

@@ -12,6 +12,9 @@ import { decodeRecord, encodeRecord, signerStateSchema, type SignerState } from 
  * wiping the chain data to resync does not wipe it. File: magic `MCSS` | u32be crc32(cbor) | cbor.
  * Saved with write-tmp, fdatasync, rename, fsync dir: the old state or the new one, never half.
  * Fails closed: a chain with blocks and no signer state, or a damaged one, makes load() throw.
+ * The payload is the consensus SignState, which also records the proposal signed at its
+ * height/round: a proposer restarted mid-round re-sends that identical signed proposal (no save:
+ * nothing new is signed) instead of building another block this store would refuse to sign.
  */
 
 const MAGIC = Uint8Array.of(0x4d, 0x43, 0x53, 0x53) // "MCSS"

@@ -10,6 +10,11 @@ import { elapsedSeconds, type StorageMetrics } from './metrics.js'
  * Reading back: a record cut short by the end of the file (a crash mid-append, never acknowledged)
  * is a torn tail and is truncated away, as is a zero-filled tail; a complete record whose CRC fails
  * is corruption (WAL_CORRUPT), wherever it sits.
+ *
+ * Tagged records (appendTagged / taggedRecords): the payload's first byte is the caller's tag
+ * (1..255) saying what the rest is, so a reader never guesses by trying decoders. Logs written
+ * before tags (CBOR maps, first byte 0xa0..0xbf) read back with that byte as an unknown tag:
+ * the WAL only holds the height in progress, so an upgrade loses at most that height's replay.
  */
 
 export const WAL_HEADER_BYTES = 8
@@ -18,6 +23,21 @@ export const DEFAULT_MAX_WAL_RECORD_BYTES = 16 * 1024 * 1024
 export const MAX_WAL_FILE_BYTES = 512 * 1024 * 1024
 
 const FILE_RE = /^(\d{16})\.wal$/
+
+export interface TaggedRecord { tag: number, payload: Uint8Array }
+
+export function encodeTagged (tag: number, payload: Uint8Array): Uint8Array {
+  if (!Number.isInteger(tag) || tag < 1 || tag > 255) throw new StorageError('STORE_BAD_INPUT', 'WAL record tag must be an integer in 1..255', tag)
+  const out = new Uint8Array(1 + payload.length)
+  out[0] = tag
+  out.set(payload, 1)
+  return out
+}
+
+export function decodeTagged (record: Uint8Array, where: string): TaggedRecord {
+  if (record.length === 0 || record[0] === 0) throw new StorageError('WAL_CORRUPT', `${where}: record without a tag`, record.length === 0 ? null : 0)
+  return { tag: record[0], payload: record.subarray(1) }
+}
 
 export interface WalReadResult {
   records: Uint8Array[]
@@ -115,6 +135,16 @@ export class ConsensusWal {
       if (options.sync !== false) await handle.datasync()
       this.metrics?.observeWrite('wal', elapsedSeconds(start), record.length)
     })
+  }
+
+  /** Appends `tag | payload` (see TaggedRecord); same durability options as append. */
+  async appendTagged (height: number, tag: number, payload: Uint8Array, options: { sync?: boolean } = {}): Promise<void> {
+    return await this.append(height, encodeTagged(tag, payload), options)
+  }
+
+  /** The height's tagged records in append order; an empty record or tag 0 is WAL_CORRUPT. */
+  async taggedRecords (height: number): Promise<TaggedRecord[]> {
+    return (await this.records(height)).map((r, i) => decodeTagged(r, `WAL height ${height} record ${i}`))
   }
 
   /** Payloads of the height's records in append order ([] if none); truncates a torn tail. */

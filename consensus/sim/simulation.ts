@@ -1,5 +1,6 @@
 import { toHex, bytesEqual } from '../../codec/index.js'
-import { ConsensusCore, type ConsensusEffect, type ConsensusEvent, type UnsafeMutation, type TimeoutConfig } from '../core.js'
+import { ConsensusCore, type ConsensusEffect, type UnsafeMutation, type TimeoutConfig } from '../core.js'
+import { ConsensusDriver, type DriverMutation, type DriverPorts, type WalEntry } from '../driver.js'
 import { verifyCommit } from '../commit.js'
 import { checkSign, type SignState, type LockProof } from '../signstate.js'
 import { hashKey } from '../voteset.js'
@@ -38,6 +39,8 @@ export interface SimOptions {
   seed: number
   validators: number
   unsafeMutation?: UnsafeMutation
+  /** A deliberately broken driver on the honest replicas (tests only). */
+  driverMutation?: DriverMutation
   /** Heights every honest replica must commit after the heal. */
   heightsAfterHeal?: number
   livenessBoundMs?: number
@@ -68,7 +71,7 @@ export interface SimResult {
   traceHash: string
   replay: string
   /** End state of each replica, for diagnosing a failed seed. */
-  replicas: Array<{ index: number, byzantine: ByzantineKind | null, up: boolean, height: number, core: ReturnType<ConsensusCore['status']>, signState: string }>
+  replicas: Array<{ index: number, byzantine: ByzantineKind | null, up: boolean, height: number, core: ReturnType<ConsensusCore['status']> | null, signState: string }>
 }
 
 type NetMessage =
@@ -78,9 +81,8 @@ type NetMessage =
 
 type SimItem =
   | { kind: 'deliver', to: number, from: number, msg: NetMessage }
-  | { kind: 'local', to: number, epoch: number, event: ConsensusEvent }
-  | { kind: 'newHeight', to: number, epoch: number }
-  | { kind: 'rebroadcast', to: number, epoch: number }
+  | { kind: 'timer', to: number, epoch: number, id: number }
+  | { kind: 'boot', to: number }
   | { kind: 'partition' } | { kind: 'unpartition' }
   | { kind: 'crash' } | { kind: 'restart', to: number }
   | { kind: 'heal' }
@@ -92,18 +94,23 @@ interface Replica {
   signer: TestSigner
   byzantine: ByzantineKind | null
   up: boolean
+  /** Incarnation: bumped by every crash and restart; ports and timers of an older one are dead. */
   epoch: number
+  /** Volatile: the node's driver over the simulated ports, and the core it drives. */
   core: ConsensusCore
-  /** Durable: survives crashes. */
+  driver: ConsensusDriver<{ hash: Uint8Array }> | null
+  timers: Map<number, () => void>
+  /** Durable: the sign state file (synced), the consensus WAL (unsynced appends) and the chain. */
   signState: SignState | null
-  lockProof: LockProof | null
+  wal: Array<{ height: number, entry: WalEntry }>
   chain: ChainEntry[]
   stateRoot: Uint8Array
-  /** Volatile. */
   drift: number
   clockOffset: number
   lastSyncRequestAt: number
+  /** Armed crash: disk and network operations left before the process dies (-1: none). */
   crashAtEffect: number
+  opsThisStep: number
 }
 
 const CHAIN_ID = 'medchain-sim'
@@ -146,8 +153,8 @@ export function randomFaults (rng: Prng, n: number): FaultConfig {
   }
 }
 
-export function replayCommand (seed: number, n: number, mutation?: UnsafeMutation): string {
-  return `npm run sim -- --seed ${seed} --validators ${n}${mutation !== undefined ? ` --mutation ${mutation}` : ''}`
+export function replayCommand (seed: number, n: number, mutation?: UnsafeMutation, driverMutation?: DriverMutation): string {
+  return `npm run sim -- --seed ${seed} --validators ${n}${mutation !== undefined ? ` --mutation ${mutation}` : ''}${driverMutation !== undefined ? ` --driver-mutation ${driverMutation}` : ''}`
 }
 
 export function runSimulation (options: SimOptions): SimResult {
@@ -204,21 +211,123 @@ class Simulation {
     for (let i = 0; i < this.n; i++) {
       const r: Replica = {
         index: i, signer: signers[i], byzantine: byzAt.get(i) ?? null, up: true, epoch: 0,
-        core: undefined as unknown as ConsensusCore, signState: null, lockProof: null, chain: [], stateRoot: GENESIS_STATE_ROOT,
-        drift: 1 + (this.rng.next() * 2 - 1) * this.cfg.drift, clockOffset: this.rng.int(0, 1000), lastSyncRequestAt: -Infinity, crashAtEffect: -1
+        core: undefined as unknown as ConsensusCore, driver: null, timers: new Map(), signState: null, wal: [], chain: [], stateRoot: GENESIS_STATE_ROOT,
+        drift: 1 + (this.rng.next() * 2 - 1) * this.cfg.drift, clockOffset: this.rng.int(0, 1000), lastSyncRequestAt: -Infinity, crashAtEffect: -1, opsThisStep: 0
       }
-      r.core = this.makeCore(r)
       this.replicas.push(r)
     }
   }
 
   private noBlocks (): boolean[][] { return Array.from({ length: this.n }, () => new Array<boolean>(this.n).fill(false)) }
 
-  private makeCore (r: Replica): ConsensusCore {
-    return new ConsensusCore({
-      chainId: CHAIN_ID, signer: r.signer, verifier: this.verifier, timeouts: TIMEOUTS, signState: r.signState, lockProof: r.lockProof,
+  /**
+   * Starts a replica from its durable state, as the node does: core from the sign state and the
+   * WAL's lock proof, the node's driver over simulated ports, WAL messages of the height replayed.
+   */
+  private boot (r: Replica): void {
+    const height = r.chain.length + 1
+    const messages: ConsensusMessage[] = []
+    let lockProof: LockProof | null = null
+    for (const w of r.wal) {
+      if (w.height !== height) continue
+      if (w.entry.kind === 'message') messages.push(w.entry.message)
+      else lockProof = w.entry.lock
+    }
+    r.core = new ConsensusCore({
+      chainId: CHAIN_ID, signer: r.signer, verifier: this.verifier, timeouts: TIMEOUTS, signState: r.signState, lockProof,
       unsafeMutation: r.byzantine === null ? this.opts.unsafeMutation : undefined
     })
+    r.timers = new Map()
+    r.driver = new ConsensusDriver(r.core, this.ports(r), {
+      validators: this.validators,
+      timing: { commitMs: this.cfg.commitMs, createEmptyBlocksMs: 0, maxFutureBlockMs: Infinity, rebroadcastMs: REBROADCAST_MS, proposeMs: TIMEOUTS.proposeMs },
+      unsafeMutation: r.byzantine === null ? this.opts.driverMutation : undefined
+    })
+    const tip = r.chain.length === 0 ? null : r.chain[r.chain.length - 1]
+    this.stepped(r, () => r.driver!.start(tip === null ? null : tip.commit, messages))
+  }
+
+  /** The simulated disk, network, clock and application of one incarnation of a replica. */
+  private ports (r: Replica): DriverPorts<{ hash: Uint8Array }> {
+    const epoch = r.epoch
+    const live = (): boolean => r.up && r.epoch === epoch
+    const log = this.opts.log
+    // Lines are built only when a log is attached: the campaign's hot path formats nothing.
+    const note = log === undefined ? undefined : (what: string): void => { log(`${this.now} r${r.index} ${what}`) }
+    /** A disk or network operation: where an armed crash strikes. */
+    const op = (k: number): boolean => {
+      if (!live()) return false
+      if (r.crashAtEffect >= 0) {
+        if (r.crashAtEffect === 0) { this.crash(r); return false }
+        r.crashAtEffect--
+      }
+      r.opsThisStep++
+      this.trace.mix(10 + k)
+      return true
+    }
+    let timerIds = 0
+    const noop = (): void => {}
+    return {
+      now: () => Math.floor(this.now * r.drift) + r.clockOffset + 1_700_000_000_000,
+      setTimer: (fn, ms) => {
+        const id = ++timerIds
+        r.timers.set(id, fn)
+        this.queue.push(this.now + Math.max(1, Math.ceil(ms * r.drift)), { kind: 'timer', to: r.index, epoch, id })
+        return id
+      },
+      clearTimer: id => { r.timers.delete(id as number) },
+      saveSignState: state => {
+        if (!op(0)) return
+        note?.(describeSignState(state))
+        if (this.honest(r) && checkSign(r.signState, state.height, state.round, state.step, state.blockHash) !== 'new') {
+          this.violate('sign-state-regression', `replica ${r.index} persisted ${state.height}/${state.round}/${state.step} after ${r.signState?.height}/${r.signState?.round}/${r.signState?.step}`)
+        }
+        r.signState = state
+      },
+      walAppend: (height, entry) => { if (op(1)) r.wal.push({ height, entry }) },
+      walPrune: below => { if (live()) r.wal = r.wal.filter(w => w.height >= below) },
+      broadcast: message => {
+        if (!op(2)) return
+        note?.(describeMessage(message))
+        this.onBroadcast(r, message)
+      },
+      app: {
+        pendingTxs: () => 1,
+        buildBlock: p => {
+          note?.(`buildBlock ${p.height}`)
+          const count = this.rng.int(0, 3)
+          const txs: Uint8Array[] = []
+          for (let i = 0; i < count; i++) txs.push(simTx(r.index, p.height, r.core.status().round, i, this.rng.u32()))
+          return buildSimBlock({ chainId: CHAIN_ID, height: p.height, time: p.time, proposer: p.proposer, prevHash: p.prevHash, lastCommit: p.lastCommit, lastCommitHash: p.lastCommitHash, prevStateRoot: r.stateRoot, txs })
+        },
+        validateBlock: block => block.header.height === r.chain.length + 1 && simBlockValid(block, r.stateRoot) ? null : 'stateRoot',
+        commitBlock: (block, commit) => {
+          if (!live() || commit === null) return { hash: ZERO_HASH }
+          const hash = commit.blockHash // the certificate's hash: checked against the block by applyCommit
+          note?.(`COMMIT ${block.header.height} ${toHex(hash).slice(0, 8)} round ${commit.round}`)
+          this.applyCommit(r, block, commit, hash)
+          return { hash }
+        }
+      },
+      head: () => {
+        const tip = r.chain.length === 0 ? null : r.chain[r.chain.length - 1]
+        return tip === null ? { height: 0, hash: ZERO_HASH, time: 0 } : { height: r.chain.length, hash: tip.hash, time: tip.block.header.time }
+      },
+      onCommitted: noop,
+      log: { debug: noop, warn: noop, error: (msg, fields) => { if (live()) note?.(`ERROR ${msg} ${JSON.stringify(fields)}`) } },
+      metrics: {
+        roundStep: noop, proposal: noop, timeout: noop, dropped: noop, committed: noop,
+        evidence: () => { this.evidence++ },
+        signRefused: code => { this.signRefusals++; note?.(`signRefused ${code}`) }
+      }
+    }
+  }
+
+  /** Runs one input through a replica's driver; an armed crash that did not strike mid-way strikes after it. */
+  private stepped (r: Replica, fn: () => void): void {
+    r.opsThisStep = 0
+    fn()
+    if (r.crashAtEffect >= 0 && r.opsThisStep > 0 && r.up) this.crash(r)
   }
 
   private honest (r: Replica): boolean { return r.byzantine === null }
@@ -230,8 +339,7 @@ class Simulation {
   }
 
   run (): SimResult {
-    for (const r of this.replicas) this.queue.push(this.rng.int(0, 50), { kind: 'newHeight', to: r.index, epoch: 0 })
-    for (const r of this.replicas) this.queue.push(this.rng.int(0, REBROADCAST_MS), { kind: 'rebroadcast', to: r.index, epoch: 0 })
+    for (const r of this.replicas) this.queue.push(this.rng.int(0, 50), { kind: 'boot', to: r.index })
     if (this.cfg.partitionEveryMs > 0) this.queue.push(this.rng.int(0, this.cfg.partitionEveryMs), { kind: 'partition' })
     if (this.cfg.crashEveryMs > 0) this.queue.push(this.rng.int(0, this.cfg.crashEveryMs), { kind: 'crash' })
     this.queue.push(this.cfg.chaosMs, { kind: 'heal' })
@@ -251,9 +359,9 @@ class Simulation {
       seed: this.opts.seed, validators: this.n, config: this.cfg, violations: this.violations,
       minHonestHeight: this.minHonestHeight(), virtualMs: this.now, events: this.events, messages: this.messages,
       evidence: this.evidence, restarts: this.restarts, signRefusals: this.signRefusals, traceHash: this.trace.digest(),
-      replay: replayCommand(this.opts.seed, this.n, this.opts.unsafeMutation),
+      replay: replayCommand(this.opts.seed, this.n, this.opts.unsafeMutation, this.opts.driverMutation),
       replicas: this.replicas.map(r => ({
-        index: r.index, byzantine: r.byzantine, up: r.up, height: r.chain.length, core: r.core.status(),
+        index: r.index, byzantine: r.byzantine, up: r.up, height: r.chain.length, core: r.core?.status() ?? null,
         signState: r.signState === null ? 'none' : `${r.signState.height}/${r.signState.round}/${r.signState.step}`
       }))
     }
@@ -274,26 +382,17 @@ class Simulation {
         this.deliver(r, item.from, item.msg)
         return
       }
-      case 'local': {
+      case 'timer': {
         const r = this.replicas[item.to]
         if (!r.up || r.epoch !== item.epoch) return
+        const fn = r.timers.get(item.id)
+        if (fn === undefined) return
+        r.timers.delete(item.id)
         this.trace.mix(2); this.trace.mix(this.now); this.trace.mix(item.to)
-        this.step(r, item.event)
+        this.stepped(r, fn)
         return
       }
-      case 'newHeight': {
-        const r = this.replicas[item.to]
-        if (!r.up || r.epoch !== item.epoch) return
-        this.step(r, this.newHeightEvent(r))
-        return
-      }
-      case 'rebroadcast': {
-        const r = this.replicas[item.to]
-        if (r.epoch !== item.epoch) return
-        if (r.up) this.step(r, { type: 'rebroadcast' })
-        this.queue.push(this.now + Math.ceil(REBROADCAST_MS * r.drift), { kind: 'rebroadcast', to: r.index, epoch: r.epoch })
-        return
-      }
+      case 'boot': this.boot(this.replicas[item.to]); return
       case 'partition': this.startPartition(); return
       case 'unpartition': if (!this.healed) this.blocked = this.noBlocks(); return
       case 'crash': this.crashOne(); return
@@ -339,6 +438,10 @@ class Simulation {
     r.up = false
     r.epoch++
     r.crashAtEffect = -1
+    r.driver = null
+    // Appends are not synced: the record being written when the process died may be torn,
+    // and the WAL reader cuts a torn tail (storage/wal.ts), so it is gone.
+    if (r.wal.length > 0 && this.rng.chance(0.5)) r.wal.pop()
     this.trace.mix(4); this.trace.mix(this.now); this.trace.mix(r.index)
     if (!this.healed) this.queue.push(this.now + this.rng.int(this.cfg.downMs / 2, this.cfg.downMs), { kind: 'restart', to: r.index })
   }
@@ -349,11 +452,9 @@ class Simulation {
     r.epoch++
     r.lastSyncRequestAt = -Infinity
     this.restarts++
-    // Everything volatile is gone: a fresh core from the durable sign state and chain.
-    r.core = this.makeCore(r)
+    // Everything volatile is gone: a fresh core and driver from the durable sign state, WAL and chain.
     this.trace.mix(5); this.trace.mix(this.now); this.trace.mix(r.index)
-    this.step(r, this.newHeightEvent(r))
-    this.queue.push(this.now + Math.ceil(REBROADCAST_MS * r.drift), { kind: 'rebroadcast', to: r.index, epoch: r.epoch })
+    this.boot(r)
   }
 
   private heal (): void {
@@ -389,7 +490,8 @@ class Simulation {
         r.lastSyncRequestAt = this.now
         this.send(r.index, from, { kind: 'syncRequest', fromHeight: r.chain.length + 1 })
       }
-      this.step(r, { type: 'message', message: msg.message })
+      const driver = r.driver
+      if (driver !== null) this.stepped(r, () => driver.receive(msg.message))
     } else if (msg.kind === 'syncRequest') {
       if (r.byzantine === 'silent') return
       const entries = r.chain.slice(msg.fromHeight - 1, msg.fromHeight - 1 + SYNC_BATCH).map(e => ({ block: e.block, commit: e.commit }))
@@ -401,8 +503,9 @@ class Simulation {
 
   /** Block sync: accept a block only with a valid commit certificate that links to our tip. */
   private applySync (r: Replica, entries: Array<{ block: Block, commit: Commit }>): void {
-    let advanced = false
     for (const { block, commit } of entries) {
+      const driver = r.driver
+      if (driver === null || !r.up) return
       const h = block.header.height
       if (h !== r.chain.length + 1) continue
       const hash = blockHash(block.header)
@@ -410,83 +513,12 @@ class Simulation {
       if (!bytesEqual(block.header.prevHash, tip)) return
       try { verifyCommit(commit, this.validators, CHAIN_ID, this.verifier, { height: h, blockHash: hash }) } catch { return }
       if (!simBlockValid(block, r.stateRoot)) return
-      this.applyCommit(r, block, commit, hash)
-      advanced = true
-    }
-    if (advanced) this.step(r, this.newHeightEvent(r))
-  }
-
-  // ------------------------------------------------------------------ the driver
-
-  private newHeightEvent (r: Replica): ConsensusEvent {
-    const tip = r.chain.length === 0 ? null : r.chain[r.chain.length - 1]
-    return {
-      type: 'newHeight', height: r.chain.length + 1, validators: this.validators,
-      prevBlockHash: tip === null ? ZERO_HASH : tip.hash, prevBlockTime: tip === null ? 0 : tip.block.header.time, lastCommit: tip === null ? null : tip.commit
+      // The node's path: the driver commits it on its queue and moves consensus to the next height.
+      this.stepped(r, () => { driver.applySynced(block, commit).catch(() => {}) })
     }
   }
 
-  private step (r: Replica, event: ConsensusEvent): void {
-    const effects = r.core.handle(event)
-    this.execute(r, effects)
-  }
-
-  private later (r: Replica, ms: number, event: ConsensusEvent): void {
-    this.queue.push(this.now + ms, { kind: 'local', to: r.index, epoch: r.epoch, event })
-  }
-
-  /** Executes effects in order, as the node's driver must; a crash point loses the rest. */
-  private execute (r: Replica, effects: ConsensusEffect[]): void {
-    for (let k = 0; k < effects.length; k++) {
-      if (r.crashAtEffect >= 0 && k >= r.crashAtEffect) { this.crash(r); return }
-      if (!r.up) return
-      const e = effects[k]
-      this.trace.mix(10 + k)
-      if (this.opts.log !== undefined) this.opts.log(`${this.now} r${r.index} ${describeEffect(e)}`)
-      switch (e.type) {
-        case 'persistSignState': {
-          if (this.honest(r) && checkSign(r.signState, e.state.height, e.state.round, e.state.step, e.state.blockHash) !== 'new') {
-            this.violate('sign-state-regression', `replica ${r.index} persisted ${e.state.height}/${e.state.round}/${e.state.step} after ${r.signState?.height}/${r.signState?.round}/${r.signState?.step}`)
-          }
-          r.signState = e.state
-          break
-        }
-        case 'persistLock': r.lockProof = e.lock; break
-        case 'broadcast': this.onBroadcast(r, e.message); break
-        case 'scheduleTimeout':
-          this.later(r, Math.max(1, Math.ceil(e.ms * r.drift)), { type: 'timeout', height: e.height, round: e.round, step: e.step })
-          break
-        case 'buildBlock': {
-          const clock = Math.floor(this.now * r.drift) + r.clockOffset + 1_700_000_000_000
-          const count = this.rng.int(0, 3)
-          const txs: Uint8Array[] = []
-          for (let i = 0; i < count; i++) txs.push(simTx(r.index, e.height, e.round, i, this.rng.u32()))
-          const block = buildSimBlock({
-            chainId: CHAIN_ID, height: e.height, time: Math.max(e.minTime, clock), proposer: e.proposer, prevHash: e.prevHash,
-            lastCommit: e.lastCommit, lastCommitHash: e.lastCommitHash, prevStateRoot: r.stateRoot, txs
-          })
-          this.later(r, 1, { type: 'blockBuilt', height: e.height, round: e.round, block })
-          break
-        }
-        case 'validateBlock': {
-          const valid = e.block.header.height === r.chain.length + 1 && simBlockValid(e.block, r.stateRoot)
-          this.later(r, 1, { type: 'blockValidated', height: e.height, blockHash: e.blockHash, valid })
-          break
-        }
-        case 'commit': {
-          if (this.applyCommit(r, e.block, e.commit, bytesFromCommit(e.commit))) {
-            this.queue.push(this.now + Math.ceil(this.cfg.commitMs * r.drift), { kind: 'newHeight', to: r.index, epoch: r.epoch })
-          }
-          break
-        }
-        case 'evidence': this.evidence++; break
-        case 'signRefused': this.signRefusals++; break
-        case 'messageRejected': break
-      }
-      if (this.done) return
-    }
-    if (r.crashAtEffect >= 0 && effects.length > 0) this.crash(r)
-  }
+  // ------------------------------------------------------------------ byzantine behaviour and checks
 
   private onBroadcast (r: Replica, message: ConsensusMessage): void {
     if (message.type === 'proposal') this.proposed.add(hashKey(message.proposal.blockHash))
@@ -571,7 +603,17 @@ class Simulation {
   }
 }
 
-function bytesFromCommit (c: Commit): Uint8Array { return c.blockHash }
+function short (h: Uint8Array | null): string { return h === null ? 'nil' : toHex(h).slice(0, 8) }
+
+function describeSignState (st: SignState): string {
+  return `persist ${st.height}/${st.round}/${st.step} ${short(st.blockHash)} lock=${st.lockedRound}`
+}
+
+function describeMessage (m: ConsensusMessage): string {
+  return m.type === 'vote'
+    ? `broadcast ${m.vote.type} v${m.vote.validatorIndex} ${m.vote.height}/${m.vote.round} ${short(m.vote.blockHash)}`
+    : `broadcast proposal v${m.proposal.validatorIndex} ${m.proposal.height}/${m.proposal.round} pol=${m.proposal.polRound} ${short(m.proposal.blockHash)}`
+}
 
 export function describeEffect (e: ConsensusEffect): string {
   const short = (h: Uint8Array | null): string => h === null ? 'nil' : toHex(h).slice(0, 8)

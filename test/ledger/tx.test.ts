@@ -1,9 +1,9 @@
 import t from 'tap'
-import { encode, toHex, bytesEqual } from '../../codec/index.js'
+import { encode, fromHex, toHex, bytesEqual } from '../../codec/index.js'
 import { sha256, signingBytes, Ed25519Signer } from '../../crypto/index.js'
 import {
   buildTx, decodeTx, checkTxSignature, verifyTxSignature, encodeEnvelope, seedSigner, fastSigner, registerPatient, grantConsent,
-  LedgerError, MAX_TX_BYTES, type UnsignedTx
+  initGenesis, LedgerError, MAX_TX_BYTES, type UnsignedTx
 } from '../../ledger/index.js'
 import { CHAIN, seedOf } from './harness.js'
 
@@ -124,4 +124,90 @@ t.test('canonical encoding, closed schemas, limits', async t => {
 t.test('buildTx drops undefined optionals (CBOR has no undefined)', async t => {
   const b = buildTx('provider.suspend', { key: signer.publicKey, reason: undefined }, { chainId: CHAIN, signer, nonce: 0 })
   t.same(Object.keys(decodeTx(b.bytes, CHAIN).tx.body), ['key'])
+})
+
+// The two keys of issue 10: the identity (y = 1) and the order-2 point (y = p - 1), each spelt
+// with the sign bit set on x = 0. Under the identity, R = base point and S = 1 satisfy
+// [S]B = R + [k]A for every message, so this one signature would sign for anyone.
+const ISSUE_KEYS = {
+  'identity, sign bit set': fromHex('0100000000000000000000000000000000000000000000000000000000000080'),
+  'order 2, sign bit set': fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff')
+}
+const FIXED_SIG = (() => {
+  const sig = new Uint8Array(64)
+  sig.set(fromHex('5866666666666666666666666666666666666666666666666666666666666666'), 0)
+  sig[32] = 1
+  return sig
+})()
+
+function refusal (fn: () => unknown): { code: string, value: unknown } {
+  try { fn() } catch (err) { return err instanceof LedgerError ? { code: err.code, value: err.value } : { code: `other: ${(err as Error).message}`, value: undefined } }
+  return { code: 'no error', value: undefined }
+}
+
+t.test('a small-order sender key with the fixed signature (R = B, S = 1) is refused for every kind', async t => {
+  const bodies: Record<string, Record<string, unknown>> = {
+    'patient.register': {},
+    'patient.rotate_key': { newKey: fastSigner(seedOf('next')).publicKey },
+    'consent.revoke': { grantId: new Uint8Array(32).fill(7) }
+  }
+  for (const [name, sender] of Object.entries(ISSUE_KEYS)) {
+    for (const [kind, body] of Object.entries(bodies)) {
+      const bytes = encode({ tx: { v: 1, chainId: CHAIN, kind, sender, nonce: 0, body }, sig: FIXED_SIG })
+      const r = refusal(() => decodeTx(bytes, CHAIN))
+      t.equal(r.code, 'TX_BAD_KEY', `${kind} from ${name}`)
+      t.match(r.value, { field: 'tx.sender', key: toHex(sender), problem: 'small_order' })
+      // The node's path: decode without the signature, verify once afterwards.
+      const unchecked = decodeTx(bytes, CHAIN, { skipSignature: true })
+      t.equal(checkTxSignature(unchecked), false, `${kind} from ${name}: checkTxSignature`)
+      t.equal(code(() => verifyTxSignature(unchecked)), 'TX_BAD_KEY', `${kind} from ${name}: verifyTxSignature`)
+    }
+  }
+})
+
+t.test('a key that a body names must pass the key rule; the refusal names the field', async t => {
+  const good = (name: string): Uint8Array => fastSigner(seedOf(name)).publicKey
+  const badKeys: Record<string, Uint8Array> = {
+    ...ISSUE_KEYS,
+    'identity, canonical': fromHex('0100000000000000000000000000000000000000000000000000000000000000'),
+    'order 8': fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05'),
+    'y = p (non-canonical zero)': fromHex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+    'y = 2 (not on the curve)': fromHex('0200000000000000000000000000000000000000000000000000000000000000')
+  }
+  const problems: Record<string, string> = {
+    'identity, sign bit set': 'small_order',
+    'order 2, sign bit set': 'small_order',
+    'identity, canonical': 'small_order',
+    'order 8': 'small_order',
+    'y = p (non-canonical zero)': 'non_canonical',
+    'y = 2 (not on the curve)': 'not_on_curve'
+  }
+  const cases: Array<{ kind: string, field: string, body: (k: Uint8Array) => Record<string, unknown> }> = [
+    { kind: 'provider.register', field: 'tx.body.key', body: k => ({ key: k, role: 'physician', name: 'Dr X' }) },
+    { kind: 'provider.suspend', field: 'tx.body.key', body: k => ({ key: k }) },
+    { kind: 'provider.reinstate', field: 'tx.body.key', body: k => ({ key: k }) },
+    { kind: 'patient.register', field: 'tx.body.guardians[0]', body: k => ({ guardians: [k], threshold: 1 }) },
+    { kind: 'patient.rotate_key', field: 'tx.body.newKey', body: k => ({ newKey: k }) },
+    { kind: 'patient.recover', field: 'tx.body.newKey', body: k => ({ patient: good('pat2'), newKey: k }) },
+    { kind: 'consent.grant', field: 'tx.body.grantee.key', body: k => ({ ...grantBody, grantee: { type: 'provider', key: k } }) }
+  ]
+  for (const c of cases) {
+    const tx = (k: Uint8Array): Record<string, unknown> => ({ v: 1, chainId: CHAIN, kind: c.kind, sender: signer.publicKey, nonce: 0, body: c.body(k) })
+    t.equal(code(() => decodeTx(signRaw(tx(good('someone'))), CHAIN)), 'no error', `${c.kind}: control with an ordinary key`)
+    for (const [name, k] of Object.entries(badKeys)) {
+      const r = refusal(() => decodeTx(signRaw(tx(k)), CHAIN))
+      t.equal(r.code, 'TX_BAD_KEY', `${c.kind} ${c.field}: ${name}`)
+      t.same(r.value, { field: c.field, key: toHex(k), problem: problems[name] }, `${c.kind}: names ${c.field} and the ${problems[name]} key`)
+    }
+  }
+  // A guardian set with one bad key among good ones: the bad one is named by its index.
+  const gs = [good('g1'), good('g2'), ISSUE_KEYS['identity, sign bit set']].sort((a, b) => Buffer.compare(a, b))
+  const at = gs.findIndex(g => bytesEqual(g, ISSUE_KEYS['identity, sign bit set']))
+  const r = refusal(() => decodeTx(signRaw({ v: 1, chainId: CHAIN, kind: 'patient.register', sender: signer.publicKey, nonce: 0, body: { guardians: gs, threshold: 2 } }), CHAIN))
+  t.same([r.code, (r.value as { field?: string } | undefined)?.field], ['TX_BAD_KEY', `tx.body.guardians[${at}]`])
+})
+
+t.test('genesis refuses a member key the key rule refuses', async t => {
+  t.equal(code(() => initGenesis({ chainId: CHAIN, members: [{ name: 'a', publicKey: ISSUE_KEYS['identity, sign bit set'] }] })), 'GENESIS_INVALID')
+  t.equal(code(() => initGenesis({ chainId: CHAIN, members: [{ name: 'a', publicKey: signer.publicKey }] })), 'no error')
 })

@@ -2,7 +2,10 @@ import t from 'tap'
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { utf8 } from '../../codec/index.js'
-import { ConsensusWal, crc32, encodeWalRecord, parseWal, StorageError } from '../../storage/index.js'
+import { ConsensusWal, crc32, encodeWalRecord, parseWal, StorageError, encodeTagged, decodeTagged } from '../../storage/index.js'
+import { WAL_TAG, blockHash, encodeLockProof, encodeMessage } from '../../consensus/index.js'
+import { readConsensusWal, decodeWalEntry } from '../../node/driver.js'
+import { makeBlock, proposal, vote } from '../consensus/harness.js'
 
 const rec = (i: number): Uint8Array => utf8(`record ${i} `.repeat(i + 1))
 const walFile = (dir: string, height: number): string => join(dir, `${String(height).padStart(16, '0')}.wal`)
@@ -111,4 +114,44 @@ t.test('prune removes heights below the bound only', async t => {
   t.same(await wal.records(4), [rec(4), rec(5)])
   t.equal(await wal.prune(10), 2)
   t.same(await wal.heights(), [])
+})
+
+t.test('tagged records: the first byte says what a record is; a record without a tag is WAL_CORRUPT', async t => {
+  const dir = t.testdir()
+  const wal = await ConsensusWal.open(dir)
+  t.teardown(() => wal.close())
+  await wal.appendTagged(3, 1, rec(1))
+  await wal.appendTagged(3, 2, rec(2), { sync: false })
+  await wal.appendTagged(3, 255, new Uint8Array(0))
+  t.same((await wal.taggedRecords(3)).map(r => [r.tag, Buffer.from(r.payload).toString()]), [[1, Buffer.from(rec(1)).toString()], [2, Buffer.from(rec(2)).toString()], [255, '']])
+  t.throws(() => encodeTagged(0, rec(0)), { code: 'STORE_BAD_INPUT' })
+  t.throws(() => encodeTagged(256, rec(0)), { code: 'STORE_BAD_INPUT' })
+  t.throws(() => decodeTagged(new Uint8Array(0), 'x'), { code: 'WAL_CORRUPT' })
+  t.throws(() => decodeTagged(Uint8Array.of(0, 1), 'x'), { code: 'WAL_CORRUPT' })
+  await wal.append(4, new Uint8Array(0))
+  await t.rejects(wal.taggedRecords(4), { code: 'WAL_CORRUPT' })
+})
+
+t.test('consensus WAL: messages and the lock proof read back by their tag, no decoder guessing', async t => {
+  const dir = t.testdir()
+  const wal = await ConsensusWal.open(dir)
+  t.teardown(() => wal.close())
+  const A = makeBlock(1, 1, 1)
+  const prevote = vote('prevote', 0, 1, 0, blockHash(A.header))
+  const prop = proposal(A, 0, null, 1)
+  const lock = { height: 1, round: 0, block: A, prevotes: [prevote.type === 'vote' ? prevote.vote : undefined!] }
+  await wal.appendTagged(1, WAL_TAG.message, encodeMessage(prop))
+  await wal.appendTagged(1, WAL_TAG.lockProof, encodeLockProof(lock))
+  await wal.appendTagged(1, WAL_TAG.message, encodeMessage(prevote))
+  await wal.append(1, encodeLockProof(lock)) // a record from before tags: its first byte (a CBOR map) is no known tag
+  await wal.appendTagged(1, WAL_TAG.lockProof, encodeMessage(prevote)) // a tag that lies: refused, not guessed
+  const warnings: Array<Record<string, unknown> | undefined> = []
+  const log = { debug () {}, info () {}, error () {}, warn (_m: string, f?: Record<string, unknown>) { warnings.push(f) } }
+  const read = await readConsensusWal(wal, 1, log)
+  t.same(read.messages, [prop, prevote])
+  t.same(read.lockProof, lock)
+  t.equal(warnings.length, 2)
+  t.match(warnings[0], { record: 3, tag: 0xa4 })
+  t.match(warnings[1], { record: 4, tag: WAL_TAG.lockProof })
+  t.same(decodeWalEntry(9, new Uint8Array(0)), null)
 })
