@@ -39,6 +39,12 @@ export function diskBytes (dir: string): number {
   return total
 }
 
+/** Seconds a node has spent on the state commitment (medchain_state_commit_seconds_total); 0 if not exported. */
+export async function stateCommitSeconds (api: string): Promise<number> {
+  const text = await (await fetch(`${api}/metrics`)).text()
+  return metricValue(text, 'medchain_state_commit_seconds_total') ?? 0
+}
+
 /** One Prometheus text-format sample value (no labels, or an exact label string). */
 export function metricValue (text: string, name: string, labels = ''): number | null {
   const needle = labels === '' ? `${name} ` : `${name}{${labels}} `

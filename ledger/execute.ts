@@ -15,7 +15,9 @@ import {
   MAX_REPRESENTATIONS, actingRepresentation, designator, grantCategoriesFit, grantWithinRequest, mayRevoke, representativeKeyProblem,
   standingRepresentations, type ActingRefusal, type Representation, type RepresentationAct
 } from './representation.js'
+import { encodeResultLeaf, resultLeaf, resultsRoot } from './results.js'
 import { decodedWrites, Overlay, type Append, type LedgerState, type StateView, type Write } from './state.js'
+import type { SmtUpdate } from '../crypto/index.js'
 import { refusedAttempt, trailWriteRefusal } from './trail.js'
 import type { DecodedTx } from './tx.js'
 
@@ -50,19 +52,14 @@ export interface BlockExecution {
   writes: Write[]
   /** Append-only records (audit trail), in order; persisted but not kept in memory. */
   appends: Append[]
+  /** Root of the state tree after the block (the header's stateRoot). */
   stateRoot: Uint8Array
+  /** The state tree's node changes (persist them with the block). */
+  tree: SmtUpdate
+  /** Encoded ResultLeaf per transaction, and their Merkle root (the header's resultsRoot). */
+  resultLeaves: Uint8Array[]
+  resultsRoot: Uint8Array
   events: LedgerEvent[]
-}
-
-/**
- * The state root chains every change: sha256(prevRoot || encode([writes, appends])).
- * It commits to the whole state after each block without a Merkle tree over the state:
- * two nodes agree on a root only if they applied the same changes from the same genesis.
- * A block that changes nothing keeps the previous root.
- */
-export function nextStateRoot (prevRoot: Uint8Array, writes: Write[], appends: Append[]): Uint8Array {
-  if (writes.length === 0 && appends.length === 0) return prevRoot
-  return sha256(prevRoot, encode([writes, appends]))
 }
 
 /** Next nonce the sender must use (0 for a fresh key). */
@@ -91,7 +88,15 @@ type Handler<K extends TxKind> = (x: Exec, body: TxBody<K>) => void
  * a wrong nonce or a duplicate changes nothing. A failed transaction applies nothing else,
  * except that a refused access attempt is recorded in the patient's trail (W07).
  */
-export function executeBlock (state: LedgerState, ctx: BlockContext, txs: DecodedTx[]): BlockExecution {
+export interface ExecuteOptions {
+  /**
+   * Runs the state commitment (tree update over the block's writes); the node passes a
+   * wrapper that times it (the ledger reads no clock). Default: call it.
+   */
+  commitment?: <T>(fn: () => T) => T
+}
+
+export function executeBlock (state: LedgerState, ctx: BlockContext, txs: DecodedTx[], opts: ExecuteOptions = {}): BlockExecution {
   const ov = new Overlay(state)
   const chain = state.get<ChainInfo>(keys.chain())
   const at: BlockPoint = { height: ctx.height, time: ctx.time }
@@ -101,7 +106,10 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
   const seen = new Set<string>()
   let auditSeq = 0
   let bgSeq = 0
+  // Appends of transaction i are appends[firstAppend[i] .. firstAppend[i + 1]): its result leaf proves them.
+  const firstAppend: number[] = []
   for (let i = 0; i < txs.length; i++) {
+    firstAppend.push(appends.length)
     const tx = txs[i]
     if (seen.has(tx.idHex)) { results.push({ code: 'DUPLICATE_TX', log: 'transaction already in this block', events: [] }); continue }
     seen.add(tx.idHex)
@@ -135,7 +143,12 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
     events.push(...x.events)
   }
   const { writes, decoded } = ov.finish()
-  const exec: BlockExecution = { height: ctx.height, prevStateRoot: state.stateRoot, results, writes, appends, stateRoot: nextStateRoot(state.stateRoot, writes, appends), events }
+  firstAppend.push(appends.length)
+  const resultLeaves = results.map((r, i) => encodeResultLeaf(resultLeaf(r, appends.slice(firstAppend[i], firstAppend[i + 1]))))
+  const tree = opts.commitment === undefined ? state.stateTreeUpdate(writes) : opts.commitment(() => state.stateTreeUpdate(writes))
+  const exec: BlockExecution = {
+    height: ctx.height, prevStateRoot: state.stateRoot, results, writes, appends, stateRoot: tree.root, tree, resultLeaves, resultsRoot: resultsRoot(resultLeaves), events
+  }
   decodedWrites.set(exec, decoded)
   return exec
 }

@@ -37,6 +37,8 @@ export interface ApiBackend {
   waitForCommit (id: string, timeoutMs: number): Promise<unknown>
   getTx (id: string): Promise<unknown | null>
   getReceipt (id: string): Promise<unknown | null>
+  /** A receipt (tx) or a state proof at the head (consent, record, patient), as JSON; null: unknown tx. */
+  proof (q: ProofQuery): Promise<unknown | null>
   getBlock (height: number | 'latest'): Promise<unknown | null>
   listBlocks (before: number | null, limit: number): Promise<unknown[]>
   validators (): unknown[]
@@ -60,6 +62,12 @@ export interface ApiBackend {
   explorerHtml (): string
   openApi (): unknown
 }
+
+export type ProofQuery =
+  | { kind: 'tx', id: string }
+  | { kind: 'consent', patient: string, grant: string }
+  | { kind: 'record', patient: string, record: string }
+  | { kind: 'patient', patient: string }
 
 /** What the event stream carries: committed blocks and, per transaction, the patients it touches. */
 export interface ChainEvent { type: 'block' | 'tx', height: number, data: unknown, patients?: string[] }
@@ -215,6 +223,24 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
       const r = await backend.getReceipt(req.params.id)
       return r === null ? notFound(reply, 'committed transaction', req.params.id) : json(reply, r)
     })
+
+  const hexParams = (...names: string[]): { schema: { params: unknown } } =>
+    ({ schema: { params: { type: 'object', properties: Object.fromEntries(names.map(n => [n, { type: 'string', pattern: HEX64 }])) } } })
+  // Receipts: whoever may read the transaction; state proofs: the patient themself (P1).
+  const ownProof = (req: FastifyRequest<{ Params: { patient: string } }>): void => {
+    if (accessTable.patient(principalOf(req), req.params.patient, 'proofs') !== 'all') throw forbidden('ACCESS_NOT_YOURS', "a patient's state proofs are read by that patient", req.params.patient)
+  }
+  app.get('/v1/proofs/tx/:id', { ...reads('token'), ...hexParams('id') }, async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
+    await txAllowed(principalOf(req), req.params.id)
+    const r = await backend.proof({ kind: 'tx', id: req.params.id })
+    return r === null ? notFound(reply, 'committed transaction', req.params.id) : json(reply, r)
+  })
+  app.get('/v1/proofs/consent/:patient/:grant', { ...reads('token'), ...hexParams('patient', 'grant') },
+    async (req: FastifyRequest<{ Params: { patient: string, grant: string } }>, reply) => { ownProof(req); return json(reply, await backend.proof({ kind: 'consent', ...req.params })) })
+  app.get('/v1/proofs/record/:patient/:record', { ...reads('token'), ...hexParams('patient', 'record') },
+    async (req: FastifyRequest<{ Params: { patient: string, record: string } }>, reply) => { ownProof(req); return json(reply, await backend.proof({ kind: 'record', ...req.params })) })
+  app.get('/v1/proofs/patient/:patient', { ...reads('token'), ...hexParams('patient') },
+    async (req: FastifyRequest<{ Params: { patient: string } }>, reply) => { ownProof(req); return json(reply, await backend.proof({ kind: 'patient', ...req.params })) })
 
   app.addHook('preHandler', async (req) => {
     // Blocks are chain-level data: members only (M1).

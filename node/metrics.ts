@@ -20,6 +20,7 @@ export function createMetrics (register: Registry = new Registry()) {
     txsCommitted: new Counter({ name: 'medchain_chain_txs_committed_total', help: 'Transactions committed, by kind and result code', labelNames: ['kind', 'result'] as const, registers }),
     blockTxs: new Histogram({ name: 'medchain_chain_block_txs', help: 'Transactions per committed block', buckets: [0, 1, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000], registers }),
     blockBytes: new Histogram({ name: 'medchain_chain_block_size_bytes', help: 'Encoded size of committed blocks', buckets: [1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2e6, 4e6], registers }),
+    stateCommitSeconds: new Counter({ name: 'medchain_state_commit_seconds_total', help: 'CPU time (user + system) spent on the state commitment: hashing writes into the state tree, encoding its nodes, applying them', registers }),
     blockExecution: new Histogram({ name: 'medchain_chain_block_execution_seconds', help: 'Time to execute a block in the ledger', buckets: fastBuckets, registers }),
     storageWrite: new Histogram({ name: 'medchain_storage_commit_seconds', help: 'Time to write a block and its state in one durable batch', buckets: fastBuckets, registers }),
     storageWriteBytes: new Counter({ name: 'medchain_storage_written_bytes_total', help: 'Bytes written to LevelDB in block commits', registers }),

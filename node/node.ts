@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { fromHex, toHex } from '../codec/index.js'
-import { Ed25519Signer, merkleProof, sha256, verify } from '../crypto/index.js'
+import { Ed25519Signer, sha256, verify } from '../crypto/index.js'
 import {
   ConsensusCore, blockHash, decodeBlock, decodeCommit, decodeMessage, encodeBlock, encodeCommit, verifyCommit, ZERO_HASH,
   decodeSignState, encodeSignState, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
@@ -22,6 +22,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { TxBatcher, decodeTxBatch } from './txgossip.js'
 import { explorerHtml } from './explorer.js'
 import { openApiDocument } from './openapi.js'
+import { ProofService } from './proofService.js'
 import { startMetricsListener } from './metrics-listener.js'
 import { tlsMaterial } from './tls.js'
 import type { LoggedAccess, Principal } from './auth/access.js'
@@ -75,6 +76,7 @@ export class MedchainNode {
   private p2p!: P2PHost
   private api!: FastifyInstance
   private batcher!: TxBatcher
+  private proofs!: ProofService
   private syncTimer: NodeJS.Timeout | null = null
   private syncing = false
   private txInbox: Uint8Array[] = []
@@ -104,7 +106,13 @@ export class MedchainNode {
   async start (): Promise<void> {
     const { config, genesis } = this.opts
     const gHash = genesisHash(genesis)
-    this.store = await openChainStore(this.opts.dataDir, { chainId: this.chainId, genesisHash: gHash, hashBlock: bytes => blockHash(decodeBlock(bytes).header) })
+    try {
+      this.store = await openChainStore(this.opts.dataDir, { chainId: this.chainId, genesisHash: gHash, hashBlock: bytes => blockHash(decodeBlock(bytes).header) })
+    } catch (err) {
+      const e = err as { code?: string, message: string }
+      if (e.code === 'STORE_CORRUPT') throw new NodeError('STORE_CORRUPT', `${e.message}; with the node stopped, run \`medchain verify-chain --home ${this.opts.home}\` to find the first damaged height and key`, 500)
+      throw err
+    }
     const head = this.store.head()
 
     // Ledger state: genesis in memory until the first block persists it, else rebuilt from disk.
@@ -113,7 +121,7 @@ export class MedchainNode {
     let genesisWrites: Write[] | null = null
     // Values stay on disk (read through a bounded cache); only the keys' group index is in memory.
     const stateRepo = this.store.state
-    const source = { read: (key: string) => stateRepo.readSync(key) }
+    const source = { read: (key: string) => stateRepo.readSync(key), readNode: (pos: Uint8Array) => stateRepo.readNodeSync(pos) }
     if (head === null) {
       const g = initGenesis({ chainId: this.chainId, members })
       state = g.state
@@ -123,6 +131,10 @@ export class MedchainNode {
       const keys: string[] = []
       for await (const key of stateRepo.keys()) keys.push(key)
       state = LedgerState.fromSource(source, keys, head.stateRoot, head.height)
+      // The stored tree must still give the head's root (its root node at least): else the proofs would lie.
+      if (!state.stateTree.rootNodeMatches()) {
+        throw new NodeError('STORE_CORRUPT', `the stored state tree does not give the head's state root at height ${head.height}; with the node stopped, run \`medchain verify-chain --home ${this.opts.home}\``, 500)
+      }
       const summary = await this.store.blocks.getSummary(head.height)
       this.headTime = summary?.time ?? 0
     }
@@ -209,6 +221,7 @@ export class MedchainNode {
     this.driver.start(lastCommit, walMessages)
     this.metrics.height.set(head?.height ?? 0)
 
+    this.proofs = new ProofService(this.chainId, this.store, () => this.app.state)
     const https = tlsMaterial(this.opts.home, config.api)
     this.api = await createApi(this.backend(), {
       maxBodyBytes: config.api.maxBodyBytes,
@@ -473,7 +486,8 @@ export class MedchainNode {
       submitTx: bytes => this.submitTx(bytes),
       waitForCommit: async (id, timeoutMs) => await this.waitForCommit(id, timeoutMs),
       getTx: async id => await this.txInfo(id),
-      getReceipt: async id => await this.receipt(id),
+      getReceipt: async id => await this.proofs.answer({ kind: 'tx', id }),
+      proof: async q => await this.proofs.answer(q),
       getBlock: async height => await this.blockInfo(height),
       listBlocks: async (before, limit) => {
         const top = Math.min(before === null ? Infinity : before - 1, this.store.head()?.height ?? 0)
@@ -617,27 +631,6 @@ export class MedchainNode {
     const txBytes = block?.txs[loc.index]
     const tx = txBytes === undefined ? null : decodeTx(txBytes, this.chainId, { skipSignature: true }).tx
     return { id, status: 'committed', height: loc.height, index: loc.index, code: loc.code, ...(loc.log !== undefined ? { log: loc.log } : {}), tx }
-  }
-
-  private async receipt (id: string): Promise<unknown | null> {
-    const loc = await this.store.txIndex.get(id)
-    if (loc === undefined) return null
-    const bytes = await this.store.blocks.get(loc.height)
-    const commitBytes = await this.store.blocks.getCommit(loc.height)
-    if (bytes === undefined) return null
-    const block = decodeBlock(bytes)
-    return {
-      chainId: this.chainId,
-      txId: id,
-      tx: block.txs[loc.index],
-      result: loc.code,
-      height: loc.height,
-      index: loc.index,
-      header: block.header,
-      blockHash: blockHash(block.header),
-      proof: merkleProof(block.txs, loc.index),
-      commit: commitBytes === undefined ? null : decodeCommit(commitBytes)
-    }
   }
 
   private async blockInfo (height: number | 'latest'): Promise<unknown | null> {

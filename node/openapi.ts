@@ -86,7 +86,11 @@ export function openApiDocument (): Record<string, unknown> {
           responses: { 200: { description: 'transaction', content: { 'application/json': { schema: { $ref: '#/components/schemas/TxInfo' } } } }, ...errors }
         }
       },
-      '/v1/txs/{id}/receipt': { get: { summary: 'self-contained receipt: tx, result, header, Merkle proof, commit certificate', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
+      '/v1/txs/{id}/receipt': { get: { summary: 'self-contained receipt (as /v1/proofs/tx/{id}): tx, result leaf, header, Merkle proofs, commit certificate', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
+      '/v1/proofs/tx/{id}': { get: { summary: 'receipt of a committed transaction: tx, result leaf (code, decision, audit entries), header, tx and results Merkle proofs, commit certificate; check with medchain verify', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
+      '/v1/proofs/consent/{patient}/{grant}': { get: { summary: 'state proof at the head: the consent (or its absence), header, sparse Merkle proof, commit certificate', parameters: [{ name: 'patient', in: 'path', required: true, schema: hex64 }, { name: 'grant', in: 'path', required: true, schema: hex64 }], responses: ok('state proof') } },
+      '/v1/proofs/record/{patient}/{record}': { get: { summary: 'state proof at the head: the record and its erasure (or its absence)', parameters: [{ name: 'patient', in: 'path', required: true, schema: hex64 }, { name: 'record', in: 'path', required: true, schema: hex64 }], responses: ok('state proof') } },
+      '/v1/proofs/patient/{patient}': { get: { summary: "state proof at the head: the patient and their current key (or absence)", parameters: [{ name: 'patient', in: 'path', required: true, schema: hex64 }], responses: ok('state proof') } },
       '/v1/blocks': { get: { summary: 'latest block summaries', parameters: [{ name: 'before', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } }, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } }], responses: okArray('blocks') } },
       '/v1/blocks/latest': { get: { summary: 'the latest block', responses: ok('block') } },
       '/v1/blocks/{height}': { get: { summary: 'a block by height', parameters: [{ name: 'height', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }], responses: ok('block') } },

@@ -79,22 +79,27 @@ t.test('a grant submitted over HTTP shows in consents and audit, survives kill -
 
 t.test('a receipt verifies offline against genesis, and a tampered one does not', async t => {
   const { writeFileSync } = await import('node:fs')
-  const { verifyReceipt } = await import('../../cli/commands/verify.js')
+  const { verifyDocument } = await import('../../cli/commands/verify.js')
   const id = (await client.send('patient.register', {}, fastSigner(generateSeed()), { wait: true })).id
   await cluster.waitHeight(0, (await cluster.height(0)) + 1)
-  const receipt = await client.get<Record<string, unknown> & { tx: string, proof: string[] }>(`/v1/txs/${id}/receipt`)
+  const receipt = await client.get<Record<string, unknown> & { tx: string, result: string, header: Record<string, unknown> }>(`/v1/txs/${id}/receipt`)
   const genesis = join(cluster.nodes[0].home, 'genesis.json')
   const file = join(cluster.dir, 'receipt.json')
   writeFileSync(file, JSON.stringify(receipt))
   const ok = spawnSync(process.execPath, [MAIN, 'verify', file, '--genesis', genesis], { encoding: 'utf8' })
   t.equal(ok.status, 0, ok.stderr)
-  t.match(JSON.parse(ok.stdout), { valid: true, txId: id, result: 'OK' })
+  t.match(JSON.parse(ok.stdout), { valid: true, type: 'tx', facts: { txId: id, code: 'OK' }, statement: new RegExp(`^patient.register ${id} was committed at height \\d+ .* with result OK; 1 audit entry .*; signed by 1 of 1 validators$`) })
   const flip = (hex: string): string => (hex[0] === '0' ? '1' : '0') + hex.slice(1)
-  t.throws(() => verifyReceipt({ ...receipt, tx: flip(receipt.tx) } as never, genesis), { code: 'RECEIPT_TX_MISMATCH' })
-  t.throws(() => verifyReceipt({ ...receipt, header: { ...(receipt.header as object), txCount: 5 } } as never, genesis), { code: 'RECEIPT_HEADER_MISMATCH' })
+  t.throws(() => verifyDocument({ ...receipt, tx: flip(receipt.tx) }, genesis), { code: 'PROOF_BAD_TX_PROOF' })
+  t.throws(() => verifyDocument({ ...receipt, result: flip(receipt.result) }, genesis), { code: 'PROOF_BAD_RESULT_PROOF' })
+  t.throws(() => verifyDocument({ ...receipt, header: { ...receipt.header, txCount: 5 } }, genesis), { code: 'PROOF_BAD_COMMIT' })
   const commit = receipt.commit as { signatures: Array<{ signature: string }> }
   const forged = { ...commit, signatures: commit.signatures.map(s => ({ ...s, signature: flip(s.signature) })) }
-  t.throws(() => verifyReceipt({ ...receipt, commit: forged } as never, genesis), { code: 'RECEIPT_BAD_COMMIT' })
+  t.throws(() => verifyDocument({ ...receipt, commit: forged }, genesis), { code: 'PROOF_BAD_COMMIT' })
+  writeFileSync(file, JSON.stringify({ ...receipt, result: flip(receipt.result) }))
+  const bad = spawnSync(process.execPath, [MAIN, 'verify', file, '--genesis', genesis], { encoding: 'utf8' })
+  t.equal(bad.status, 1, 'an edited result exits 1')
+  t.match(JSON.parse(bad.stdout), { valid: false, code: 'PROOF_BAD_RESULT_PROOF' })
 })
 
 t.test('bad input gets a stable code and the node keeps running', async t => {
@@ -130,4 +135,5 @@ t.test('a damaged store is refused at start with a clear message', async t => {
   const res = spawnSync(process.execPath, [MAIN, 'start', '--home', cluster.nodes[0].home], { encoding: 'utf8', timeout: 30_000 })
   t.not(res.status, 0, 'exits non-zero')
   t.match(res.stdout + res.stderr, /STORE_CORRUPT/, 'names the problem')
+  t.match(res.stdout + res.stderr, /medchain verify-chain --home /, 'and the command that finds the damage')
 })

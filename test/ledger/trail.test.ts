@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { sha256 } from '../../crypto/index.js'
 import { bytesEqual, decode, toHex } from '../../codec/index.js'
-import { auditTrail, breakGlassEvents, expectedNonce, listRecords, nextStateRoot, type AuditEntry, type TxBody, type TxResult } from '../../ledger/index.js'
+import { auditTrail, breakGlassEvents, decodeResultLeaf, encodeResultLeaf, expectedNonce, listRecords, resultsRoot, type AuditEntry, type TxBody, type TxResult } from '../../ledger/index.js'
 import { toJson } from '../../node/json.js'
 import { world, DAY, type Chain } from './harness.js'
 
@@ -167,15 +167,17 @@ t.test('W07 refused attempts by keys that may not write the trail are not record
   t.equal((await trail(c)).at(-1)!.refused, true, 'control: is recorded')
 })
 
-t.test('the state root covers refused entries', async t => {
+t.test('the header covers refused entries (the results root commits to each tx\'s audit entries)', async t => {
   const c = world()
-  const prev = c.state.stateRoot
   const exec = c.block([c.tx('drA', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'x', durationMs: 60_000 })])
   t.equal(exec.results[0].code, 'NOT_EMERGENCY_ROLE')
   t.equal(exec.appends.length, 1, 'one append: the refused attempt')
   t.equal((decode(exec.appends[0][1]) as AuditEntry).refused, true)
-  t.ok(bytesEqual(exec.stateRoot, nextStateRoot(prev, exec.writes, exec.appends)), 'root = hash over writes and appends')
-  t.notOk(bytesEqual(exec.stateRoot, nextStateRoot(prev, exec.writes, [])), 'without the entry the root differs')
+  const leaf = decodeResultLeaf(exec.resultLeaves[0])
+  t.same(leaf.audit.map(([k]) => k), [exec.appends[0][0]], 'the refused tx\'s result leaf holds the entry')
+  t.ok(bytesEqual(leaf.audit[0][1], exec.appends[0][1]))
+  t.ok(bytesEqual(exec.resultsRoot, resultsRoot(exec.resultLeaves)))
+  t.notOk(bytesEqual(exec.resultsRoot, resultsRoot([encodeResultLeaf({ ...leaf, audit: [] })])), 'without the entry the root differs')
 })
 
 t.test('W08 a representative writes the trail only while in force and within scope, marked actedAs', async t => {

@@ -124,9 +124,10 @@ t.test('API on a single-validator node', async t => {
   const latest = await client.get<{ height: number }>('/v1/status')
   const samples: Record<string, string> = {
     id: patientHex, key: toHex(world.member.publicKey), height: String(Math.max(1, latest.height)),
-    patient: patientHex, grantee: toHex(world.physician.publicKey), category: 'labs', action: 'read', purpose: 'TREAT'
+    patient: patientHex, grantee: toHex(world.physician.publicKey), category: 'labs', action: 'read', purpose: 'TREAT',
+    grant: patientHex, record: patientHex // never granted / anchored: the proof routes answer with an absence proof
   }
-  const txPaths = new Set(['/v1/txs/{id}', '/v1/txs/{id}/receipt'])
+  const txPaths = new Set(['/v1/txs/{id}', '/v1/txs/{id}/receipt', '/v1/proofs/tx/{id}'])
 
   await t.test('every path and method answers as described', async t => {
     for (const [path, ops] of Object.entries(doc.paths)) {
