@@ -50,7 +50,7 @@ const txLink = id => '<a data-tx="' + esc(id) + '"><code>' + esc(short(id)) + '<
 const HEX64 = /^[0-9a-f]{64}$/
 // Requests are signed in the browser (WebCrypto Ed25519): a fresh EdDSA JWT per request,
 // audience chain id + node key, as the CLI does. The key never leaves this tab.
-let signKey = null, signPub = '', audience = ''
+let signKey = null, signPub = '', audience = '', role = null
 const b64u = bytes => btoa(String.fromCharCode(...bytes)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '')
 const hexBytes = h => new Uint8Array(h.match(/../g).map(x => parseInt(x, 16)))
 async function useKey (text) {
@@ -59,7 +59,10 @@ async function useKey (text) {
   signKey = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: b64u(hexBytes(k.publicKey)), d: b64u(hexBytes(k.seed)) }, { name: 'Ed25519' }, false, ['sign'])
   signPub = k.publicKey
   sessionStorage.setItem('medchain-key', text)
-  $('keystatus').textContent = 'signed in as ' + short(signPub)
+  role = null
+  const me = await get('/v1/accounts/' + signPub)
+  role = me.ok ? me.body.kind : 'unregistered'
+  $('keystatus').textContent = 'signed in as ' + short(signPub) + ' (' + role + ')'
 }
 async function token () {
   if (!signKey) return null
@@ -80,8 +83,9 @@ async function refresh () {
   $('node').textContent = s.moniker
   $('status').innerHTML = [['chain', s.chainId], ['height', s.height], ['latest block', s.latestBlockHash], ['block time', when(s.latestBlockTime)], ['state root', s.stateRoot], ['syncing', s.syncing], ['halted', s.halted ?? 'no'], ['mempool', s.mempool.txs + ' txs, ' + s.mempool.bytes + ' bytes'], ['peers', s.peers.length]]
     .map(([k, v]) => '<tr><th>' + k + '</th><td><code>' + esc(v) + '</code></td></tr>').join('')
+  if (role !== 'member') return // chain data is for members (docs/access-table.md): not even asked for otherwise
   const vr = await get('/v1/validators')
-  if (!vr.ok) return // chain data is for members (docs/access-table.md)
+  if (!vr.ok) return
   const vs = vr.body
   $('validators').tBodies[0].innerHTML = vs.map(v => {
     const live = v.lastCommitHeight > 0 && s.height - v.lastCommitHeight <= 3
@@ -141,7 +145,10 @@ function paintSummary () {
 }
 async function loadPatient (id) {
   const load = ++patientLoads
-  const [c, a, rec] = await Promise.all([get('/v1/patients/' + id + '/consents?limit=' + PAGE), get('/v1/patients/' + id + '/audit?limit=' + PAGE), get('/v1/patients/' + id + '/records?limit=1')])
+  // Consents and records are the patient's own (P1, P2); a member reads the trail entries of its providers (P3).
+  const self = signPub === id
+  const none = list => Promise.resolve({ ok: true, body: { [list]: [], next: null } })
+  const [c, a, rec] = await Promise.all([self ? get('/v1/patients/' + id + '/consents?limit=' + PAGE) : none('consents'), signKey ? get('/v1/patients/' + id + '/audit?limit=' + PAGE) : Promise.resolve({ ok: false, body: { error: { code: 'sign in to read a trail' } } }), self ? get('/v1/patients/' + id + '/records?limit=1') : none('records')])
   if (load !== patientLoads || patientShown !== id) return
   if (!c.ok || !a.ok) { patientSummary = ''; $('pstatus').textContent = (c.body.error || a.body.error).code; return }
   older.consents = c.body.next; older.audit = a.body.next

@@ -515,7 +515,8 @@ export class MedchainNode {
       },
       account: key => {
         const committed = this.app.nextNonce(key)
-        return { key, nextNonce: committed, nextPendingNonce: this.app.mempool.nextPendingNonce(key, committed) }
+        // kind: who this key is on the ledger, so a page signed in with it asks only for what it may read.
+        return { key, kind: this.identify(key)?.kind ?? 'unregistered', nextNonce: committed, nextPendingNonce: this.app.mempool.nextPendingNonce(key, committed) }
       },
       patientConsents: (id, at, page) => patients.consents(id, at, page),
       patientAudit: async (id, page) => await patients.audit(id, page),
