@@ -16,7 +16,7 @@ Examples (bytes as 64-char hex; times in ms since epoch, or "now" / "+90d"; sets
       "categories":["*"],"actions":["read"],"purposes":["TREAT"],"validFrom":"now","validUntil":"+90d"}'
   medchain tx consent.revoke --key patient.json --body '{"grantId":"<tx id of the grant>"}'
   medchain tx access.log --key provider.json --body '{"patient":"<patient id>","category":"labs","action":"read","purpose":"TREAT"}'
-  medchain tx access.break_glass --key provider.json --body '{"patient":"<patient id>","purpose":"ETREAT","reason":"unconscious in the ER","durationMs":3600000}'
+  medchain tx access.request --key provider.json --body '{"patient":"<patient id>","categories":["labs"],"actions":["read"],"purposes":["TREAT"],"note":"referral from cardiology"}'
 
 Free text (a request's note, a break-glass reason, a record's locator) written as plain text is
 sealed before signing to the patient and to the sender's organisation (--seal-to adds keys);
