@@ -1,5 +1,5 @@
 import { toHex } from '../codec/index.js'
-import { sha256 } from '../crypto/index.js'
+import { sealText, sha256 } from '../crypto/index.js'
 import { buildTx, fastSigner, type TxBody, type TxKind, type TxSigner, type GrantCategory, type Category } from '../ledger/index.js'
 
 /** One signed transaction ready to submit. */
@@ -125,7 +125,10 @@ export class Workload {
     if (r < 0.5) {
       patient.records++
       const hash = sha256(new TextEncoder().encode(`record-${toHex(patientId)}-${patient.records}`))
-      return this.make(own, 'record.anchor', { patient: patientId, category: this.pick(CLINICAL), hash, locator: `s3://hospital-bench/records/${toHex(hash).slice(0, 24)}.fhir.enc`, purpose: 'TREAT' })
+      // Sealed to the patient and to the member that registered the provider (round-robin above), as the CLI does.
+      const org = this.members[ownIndex % this.members.length].signer.publicKey
+      const locator = sealText(`s3://hospital-bench/records/${toHex(hash).slice(0, 24)}.fhir.enc`, [patientId, org])
+      return this.make(own, 'record.anchor', { patient: patientId, category: this.pick(CLINICAL), hash, locator, purpose: 'TREAT' })
     }
     if (r < 0.8) return this.make(own, 'access.log', { patient: patientId, action: 'read', purpose: 'TREAT', category: this.pick(CLINICAL) }) // mostly permits
     if (r < 0.9) return this.make(own, 'access.log', { patient: patientId, action: 'read', purpose: 'HMARKT', category: this.pick(CLINICAL) }) // deny: purpose not consented

@@ -18,7 +18,8 @@ function timeOf (field: string, v: string, now: number): number {
 /**
  * Turns a JSON body from the command line into a transaction body: hex strings of
  * byte fields become bytes, sets are sorted (the canonical form the chain requires), and
- * window bounds may be written relative to `now`.
+ * window bounds may be written relative to `now`. Plain free text stays a string here: the
+ * tx command seals it (cli/sealed.ts) before the body is checked.
  */
 export function bodyFromJson (json: unknown, now: number = Date.now()): Record<string, unknown> {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('--body must be a JSON object')
@@ -29,6 +30,10 @@ export function bodyFromJson (json: unknown, now: number = Date.now()): Record<s
     else if (SET_FIELDS.has(k) && Array.isArray(v)) out[k] = [...new Set(v.map(String))].sort()
     else if (TIME_FIELDS.has(k) && typeof v === 'string') out[k] = timeOf(k, v, now)
     else if (k === 'grantee' && v !== null && typeof v === 'object') out[k] = bodyFromJson(v, now)
+    // Free text already sealed (as the API shows it): hex keys and boxes become bytes.
+    else if (v !== null && typeof v === 'object' && Array.isArray((v as { sealed?: unknown }).sealed)) {
+      out[k] = { sealed: ((v as { sealed: Array<{ to: string, box: string }> }).sealed).map(b => ({ to: fromHex(String(b?.to), 32), box: fromHex(String(b?.box)) })) }
+    }
     else out[k] = v
   }
   return out

@@ -1,5 +1,5 @@
 import { s, CodecError, compareBytes, toHex, type Schema, type Infer } from '../codec/index.js'
-import { publicKeyProblem } from '../crypto/index.js'
+import { publicKeyProblem, SEAL_MAX_RECIPIENTS, SEAL_OVERHEAD, SEAL_PAD_BLOCK, type SealedText } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
 import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES, type GranteeType } from './constants.js'
 import { designationProblem, representationSchemas, type DesignateBody } from './representation.js'
@@ -34,12 +34,38 @@ function sortedBytesSet (item: Schema<Uint8Array>, maxItems: number, minItems = 
   }
 }
 
+/**
+ * Free text sealed on the client (crypto/seal.ts) to the parties that need it: one sealed box
+ * per recipient `to` (an ed25519 key), sorted by key, each of a padded plaintext of at most
+ * `maxBytes` UTF-8 bytes. The ledger checks the shape and never opens a box: validators store
+ * and order text they cannot read, and execution stays deterministic.
+ */
+export function sealedText (maxBytes: number): Schema<SealedText> {
+  const maxBox = SEAL_OVERHEAD + Math.ceil((maxBytes + 1) / SEAL_PAD_BLOCK) * SEAL_PAD_BLOCK
+  const shape = s.struct({ sealed: s.array(s.struct({ to: key, box: s.bytes(SEAL_OVERHEAD + SEAL_PAD_BLOCK, maxBox) }), SEAL_MAX_RECIPIENTS, 1) })
+  return {
+    name: 'sealedText',
+    check (v, path) {
+      const boxes = shape.check(v, path).sealed
+      for (let i = 0; i < boxes.length; i++) {
+        const at = `${path}.sealed[${i}]`
+        if (i > 0 && compareBytes(boxes[i - 1].to, boxes[i].to) >= 0) throw new CodecError('CODEC_NON_CANONICAL', 'boxes must be sorted by recipient key, one per key', `${at}.to`, toHex(boxes[i].to))
+        // Padded to a block, and the same length for every recipient (one text, sealed to each).
+        if ((boxes[i].box.length - SEAL_OVERHEAD) % SEAL_PAD_BLOCK !== 0) throw new CodecError('CODEC_OUT_OF_RANGE', `a box is ${SEAL_OVERHEAD} bytes plus a multiple of ${SEAL_PAD_BLOCK}`, `${at}.box`, boxes[i].box.length)
+        if (boxes[i].box.length !== boxes[0].box.length) throw new CodecError('CODEC_OUT_OF_RANGE', 'every box of a sealed text has the same length', `${at}.box`, boxes[i].box.length)
+      }
+      return { sealed: boxes }
+    }
+  }
+}
+
 const hash = s.bytes(32)
 const id = s.bytes(32)
 const category = s.oneOf(CATEGORIES)
 const purpose = s.oneOf(PURPOSES)
 const action = s.oneOf(ACTIONS)
-const locator = s.text(512)
+// Free text is sealed (issue 13): notes, break-glass reasons and locators travel as boxes.
+const locator = sealedText(512)
 
 export const granteeSchema = s.union('type', {
   provider: s.struct({ type: s.literal('provider'), key }),
@@ -74,15 +100,23 @@ export const BODY_SCHEMAS = {
     categories: s.sortedSet(category, CATEGORIES.length, 1),
     actions: s.sortedSet(action, ACTIONS.length, 1),
     purposes: s.sortedSet(purpose, PURPOSES.length, 1),
-    note: s.optional(s.text(512))
+    note: s.optional(sealedText(512))
   }),
   'access.log': s.struct({ patient: id, action, purpose, category: s.optional(category), record: s.optional(id) }),
-  'access.break_glass': s.struct({ patient: id, purpose, reason: s.text(512), durationMs: s.uint() }),
+  'access.break_glass': s.struct({ patient: id, purpose, reason: sealedText(512), durationMs: s.uint() }),
   'record.anchor': s.struct({ patient: id, category, hash, locator, purpose }),
   'record.amend': s.struct({ patient: id, record: id, hash, locator, purpose }),
   'record.erase': s.struct({ patient: id, record: id, purpose }),
   ...representationSchemas(key)
 } as const
+
+/** The sealed free-text field of each kind that has one (clients seal it; nobody on chain opens it). */
+export const SEALED_FIELDS = {
+  'access.request': 'note',
+  'access.break_glass': 'reason',
+  'record.anchor': 'locator',
+  'record.amend': 'locator'
+} as const satisfies Partial<Record<keyof typeof BODY_SCHEMAS, string>>
 
 export type TxKind = keyof typeof BODY_SCHEMAS
 export const TX_KINDS = Object.keys(BODY_SCHEMAS).sort() as TxKind[]

@@ -1,4 +1,5 @@
 import { toHex } from '../codec/index.js'
+import type { SealedText } from '../crypto/index.js'
 import type { Action, Category, GrantCategory, Purpose, Role } from './constants.js'
 import type { ResultCode } from './errors.js'
 import type { Grantee, TxKind } from './kinds.js'
@@ -83,17 +84,17 @@ export interface AccessRequest {
   categories: Category[]
   actions: Action[]
   purposes: Purpose[]
-  note?: string
+  note?: SealedText
   requested: BlockPoint
   expires: number
 }
-export interface Amendment { id: Uint8Array, hash: Uint8Array, locator: string, author: Uint8Array, at: BlockPoint }
+export interface Amendment { id: Uint8Array, hash: Uint8Array, locator: SealedText, author: Uint8Array, at: BlockPoint }
 export interface RecordEntry {
   id: Uint8Array
   patient: Uint8Array
   category: Category
   hash: Uint8Array
-  locator: string
+  locator: SealedText
   author: Uint8Array
   anchored: BlockPoint
   amendments: Amendment[]
@@ -106,7 +107,7 @@ export interface BreakGlassEvent {
   provider: Uint8Array
   org: string
   role: Role
-  reason: string
+  reason: SealedText
   from: number
   until: number
   at: BlockPoint

@@ -6,7 +6,7 @@ import {
   decodeSignState, encodeSignState, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import {
-  LedgerState, initGenesis, decodeTx, breakGlassEvents, checkAccess, getPatientByKey, getProvider, keys, type Category, type Purpose, type Write
+  LedgerState, initGenesis, decodeTx, breakGlassEvents, checkAccess, getMember, getPatientByKey, getProvider, keys, type Category, type Purpose, type Write
 } from '../ledger/index.js'
 import { openChainStore, type ChainStore } from '../storage/index.js'
 import { createP2PHost, type P2PHost } from '../p2p/index.js'
@@ -515,8 +515,12 @@ export class MedchainNode {
       },
       account: key => {
         const committed = this.app.nextNonce(key)
+        // A provider's organisation and its key: the CLI seals the provider's free text to it (issue 13).
+        const provider = getProvider(this.app.state, fromHex(key, 32))
+        const member = provider === undefined ? undefined : getMember(this.app.state, provider.org)
+        const org = member === undefined ? {} : { org: { name: member.name, key: toHex(member.key) } }
         // kind: who this key is on the ledger, so a page signed in with it asks only for what it may read.
-        return { key, kind: this.identify(key)?.kind ?? 'unregistered', nextNonce: committed, nextPendingNonce: this.app.mempool.nextPendingNonce(key, committed) }
+        return { key, kind: this.identify(key)?.kind ?? 'unregistered', nextNonce: committed, nextPendingNonce: this.app.mempool.nextPendingNonce(key, committed), ...org }
       },
       patientConsents: (id, at, page) => patients.consents(id, at, page),
       patientAudit: async (id, page) => await patients.audit(id, page),

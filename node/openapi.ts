@@ -53,7 +53,7 @@ export function openApiDocument (): Record<string, unknown> {
       '/readyz': { get: { summary: 'synced, connected to a quorum, and consensus messages heard from a quorum within 10 s', responses: { ...ok('ready'), 503: { description: 'not ready', content: { 'application/json': { schema: { type: 'object' } } } } } } },
       '/v1/status': { get: { summary: 'chain and node status', responses: ok('status') } },
       '/v1/validators': { get: { summary: 'validators with liveness', responses: okArray('validators') } },
-      '/v1/accounts/{key}': { get: { summary: 'next nonce of a sender key (committed, and counting pending transactions)', parameters: [{ name: 'key', in: 'path', required: true, schema: hex64 }], responses: ok('account') } },
+      '/v1/accounts/{key}': { get: { summary: 'next nonce of a sender key (committed, and counting pending transactions); for a provider, its organisation `org` {name, key}, the key its free text is sealed to', parameters: [{ name: 'key', in: 'path', required: true, schema: hex64 }], responses: ok('account') } },
       '/v1/txs': {
         post: {
           summary: 'submit a signed transaction',

@@ -3,6 +3,12 @@ import { readKeyFile } from '../../crypto/index.js'
 import { MAX_PAGE_LIMIT } from '../../ledger/index.js'
 import { decisionParams, pageParams } from '../../node/query/params.js'
 import { MedchainClient } from '../client.js'
+import { openSealedJson } from '../sealed.js'
+
+/** The answer as printed: sealed free text that the --key can open shown as plain text. */
+function shown (value: unknown, o: { key?: string }): string {
+  return JSON.stringify(o.key === undefined ? value : openSealedJson(value, readKeyFile(o.key).seed), null, 2)
+}
 
 const KEY_HELP = 'key file to sign the request with (a patient, provider, or member key; docs/access-table.md)'
 
@@ -22,7 +28,7 @@ function q (name: string, description: string, path: (...args: string[]) => stri
   cmd.action(async (...params: unknown[]) => {
     const values = params.slice(0, args.length) as string[]
     const opts = params[args.length] as { node: string, key?: string }
-    console.log(JSON.stringify(await clientOf(opts).get(path(...values)), null, 2))
+    console.log(shown(await clientOf(opts).get(path(...values)), opts))
   })
   return cmd
 }
@@ -49,7 +55,7 @@ function paged (name: string, description: string, route: string, field: string,
   cmd.action(async (patient: string, o: PageOptions) => {
     const client = clientOf(o)
     if (o.purpose !== undefined) {
-      console.log(JSON.stringify(await client.readRecordsAsProvider(patient, { purpose: o.purpose, ...(o.record !== undefined ? { record: o.record } : { category: o.category }) }), null, 2))
+      console.log(shown(await client.readRecordsAsProvider(patient, { purpose: o.purpose, ...(o.record !== undefined ? { record: o.record } : { category: o.category }) }), o))
       return
     }
     // Checked here as the node checks it: a bad cursor never leaves the machine.
@@ -62,7 +68,7 @@ function paged (name: string, description: string, route: string, field: string,
       return `/v1/patients/${encodeURIComponent(patient)}/${route}?${p.toString()}`
     }
     let res = await client.get<Record<string, unknown> & { next: string | null }>(url())
-    if (o.all !== true) { console.log(JSON.stringify(res, null, 2)); return }
+    if (o.all !== true) { console.log(shown(res, o)); return }
     const items = [...res[field] as unknown[]]
     while (res.next !== null) {
       page = { limit: page.limit, [direction]: res.next }
@@ -70,7 +76,7 @@ function paged (name: string, description: string, route: string, field: string,
       // Forward pages come newest first within each page, so later pages go in front.
       if (direction === 'after') items.unshift(...res[field] as unknown[]); else items.push(...res[field] as unknown[])
     }
-    console.log(JSON.stringify({ ...res, [field]: items, next: null }, null, 2))
+    console.log(shown({ ...res, [field]: items, next: null }, o))
   })
   return cmd
 }

@@ -10,6 +10,7 @@ import { toHex, utf8 } from '../../codec/index.js'
 import { sha256 } from '../../crypto/index.js'
 import { isTxKind, parseTxBody, type TxKind } from '../../ledger/index.js'
 import { bodyFromJson } from '../../cli/bodies.js'
+import { sealBody } from '../../cli/sealed.js'
 import { decisionParams } from '../../node/query/params.js'
 import { MAIN } from '../integration/cluster.js'
 import { ROOT } from '../ops/harness.js'
@@ -38,7 +39,8 @@ function run (t: Test, examples: TxExample[], vars: (c: Chain, done: Map<string,
     t.notMatch(text, /<|\$/, `${ex.kind}: every placeholder filled: ${text}`)
     t.ok(isTxKind(ex.kind), `${ex.kind} is a kind`)
     let body
-    try { body = parseTxBody(ex.kind as TxKind, bodyFromJson(JSON.parse(text), c.time)) } catch (err) {
+    // Plain free text is sealed as the tx command seals it: to the patient and the sender's organisation.
+    try { body = parseTxBody(ex.kind as TxKind, sealBody(ex.kind as TxKind, bodyFromJson(JSON.parse(text), c.time), [c.key('patient'), c.key('alpha')])) } catch (err) {
       t.fail(`${ex.kind} ${ex.body}: ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`)
       continue
     }

@@ -4,7 +4,7 @@
 // is scoped to the caller, and /metrics is not on the API port.
 import t from 'tap'
 import { toHex } from '../../codec/index.js'
-import { generateSeed, publicKeyFromSeed } from '../../crypto/index.js'
+import { generateSeed, publicKeyFromSeed, sealText } from '../../crypto/index.js'
 import { fastSigner } from '../../ledger/index.js'
 import { TokenSigner, audienceOf } from '../../node/auth/token.js'
 import { Cluster } from './cluster.js'
@@ -43,7 +43,7 @@ t.before(async () => {
   }, fastSigner(seeds.patient), { wait: true })
   ok('grant', grant)
   grantId = grant.id
-  ok('anchor', await asPhysician.send('record.anchor', { patient: publicKeyFromSeed(seeds.patient), category: 'labs', hash: new Uint8Array(32).fill(1), locator: 'lab-1', purpose: 'TREAT' }, fastSigner(seeds.physician), { wait: true }))
+  ok('anchor', await asPhysician.send('record.anchor', { patient: publicKeyFromSeed(seeds.patient), category: 'labs', hash: new Uint8Array(32).fill(1), locator: sealText('lab-1', [publicKeyFromSeed(seeds.patient)]), purpose: 'TREAT' }, fastSigner(seeds.physician), { wait: true }))
 })
 
 t.test('a patient\'s data: anonymous 401, another patient 403, the patient 200', async t => {

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { toHex } from '../../codec/index.js'
-import { generateSeed } from '../../crypto/index.js'
+import { generateSeed, sealText } from '../../crypto/index.js'
 import { CATEGORIES, fastSigner, type TxSigner } from '../../ledger/index.js'
 import { writeKeyFile } from '../../crypto/index.js'
 import { join } from 'node:path'
@@ -131,7 +131,7 @@ t.test('query API on a single node', async t => {
 
   await t.test('a failed transaction shows its reason', async t => {
     // A read-only grant: the provider's record anchor is refused for want of write.
-    const denied = await client.send('record.anchor', { patient: patient.publicKey, category: 'labs', hash: new Uint8Array(32).fill(7), locator: 's3://x/1', purpose: 'TREAT' }, provider, { wait: true })
+    const denied = await client.send('record.anchor', { patient: patient.publicKey, category: 'labs', hash: new Uint8Array(32).fill(7), locator: sealText('s3://x/1', [patient.publicKey]), purpose: 'TREAT' }, provider, { wait: true })
     t.equal(denied.code, 'WRITE_DENIED')
     const info = (await getJson(`/v1/txs/${denied.id}`)).body
     t.match(info, { status: 'committed', code: 'WRITE_DENIED', log: 'ACTION_NOT_GRANTED' }, 'GET /v1/txs/{id} carries the reason')

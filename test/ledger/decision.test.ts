@@ -1,6 +1,6 @@
 import t from 'tap'
 import { checkAccess, type AccessQuery, type Decision, type TxBody } from '../../ledger/index.js'
-import { sha256 } from '../../crypto/index.js'
+import { sha256, sealText } from '../../crypto/index.js'
 import { world, DAY, type Chain } from './harness.js'
 
 type GrantBody = TxBody<'consent.grant'>
@@ -26,7 +26,7 @@ function ask (c: Chain, who: string, q: Partial<AccessQuery> = {}): Decision {
 }
 
 function anchor (c: Chain, category: TxBody<'record.anchor'>['category'] = 'labs'): Uint8Array {
-  const tx = c.tx('pat', 'record.anchor', { patient: c.key('pat'), category, hash: sha256(new Uint8Array([1])), locator: 's3://x', purpose: 'PATRQT' })
+  const tx = c.tx('pat', 'record.anchor', { patient: c.key('pat'), category, hash: sha256(new Uint8Array([1])), locator: sealText('s3://x', [c.key('pat')]), purpose: 'PATRQT' })
   const r = c.block([tx]).results[0]
   if (r.code !== 'OK') throw new Error(r.code)
   return tx.id
@@ -50,12 +50,12 @@ t.test('D03 an erased record is never permitted again, to anyone', async t => {
   const c = world()
   grant(c, {})
   const rec = anchor(c)
-  t.equal(c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'collapse', durationMs: 3600_000 }).code, 'OK')
+  t.equal(c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: sealText('collapse', [c.key('pat')]), durationMs: 3600_000 }).code, 'OK')
   t.equal(c.run('pat', 'record.erase', { patient: c.key('pat'), record: rec, purpose: 'PATRQT' }).code, 'OK')
   for (const who of ['drA', 'pat']) t.same(ask(c, who, { category: undefined, record: rec }), { permit: false, reason: 'RECORD_ERASED' }, who)
   t.same(ask(c, 'er', { category: undefined, record: rec, purpose: 'ETREAT' }), { permit: false, reason: 'RECORD_ERASED' }, 'break-glass too')
   t.same(ask(c, 'drA', { category: undefined, record: rec, time: c.time + 365 * DAY }), { permit: false, reason: 'RECORD_ERASED' })
-  t.equal(c.run('pat', 'record.amend', { patient: c.key('pat'), record: rec, hash: sha256(new Uint8Array([2])), locator: 'y', purpose: 'PATRQT' }).code, 'RECORD_ERASED')
+  t.equal(c.run('pat', 'record.amend', { patient: c.key('pat'), record: rec, hash: sha256(new Uint8Array([2])), locator: sealText('y', [c.key('pat')]), purpose: 'PATRQT' }).code, 'RECORD_ERASED')
 })
 
 t.test('D04 the patient themself is permitted PATIENT_SELF', async t => {
@@ -74,7 +74,7 @@ t.test('D05 an unregistered requester is REQUESTER_UNKNOWN', async t => {
 t.test('D06 a suspended provider is denied everything', async t => {
   const c = world()
   grant(c, { categories: ['*', 'mental_health'], actions: ['read', 'write'], purposes: ['ETREAT', 'TREAT'] })
-  t.equal(c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'x', durationMs: 3600_000 }).code, 'OK')
+  t.equal(c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: sealText('x', [c.key('pat')]), durationMs: 3600_000 }).code, 'OK')
   t.equal(ask(c, 'drA').permit, true, 'control: permitted before suspension')
   t.equal(c.run('alpha', 'provider.suspend', { key: c.key('drA'), reason: 'license' }).code, 'OK')
   t.equal(c.run('alpha', 'provider.suspend', { key: c.key('er') }).code, 'OK')
@@ -96,7 +96,7 @@ t.test('D07 a researcher gets only HRESCH reads', async t => {
 t.test('D08 break-glass: ETREAT read inside the window is permitted and flagged', async t => {
   const c = world()
   t.same(ask(c, 'er', { purpose: 'ETREAT', category: 'hiv' }), { permit: false, reason: 'NO_CONSENT' }, 'before the window')
-  t.equal(c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'unconscious', durationMs: 3600_000 }).code, 'OK')
+  t.equal(c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: sealText('unconscious', [c.key('pat')]), durationMs: 3600_000 }).code, 'OK')
   t.same(ask(c, 'er', { purpose: 'ETREAT', category: 'hiv' }), { permit: true, reason: 'BREAK_GLASS', breakGlass: true })
   t.same(ask(c, 'er', { purpose: 'TREAT' }), { permit: false, reason: 'NO_CONSENT' }, 'only ETREAT')
   t.same(ask(c, 'er', { purpose: 'ETREAT', action: 'write' }), { permit: false, reason: 'NO_CONSENT' }, 'only read')
@@ -191,7 +191,7 @@ t.test('D19 an action not in the grant is denied', async t => {
   const c = world()
   grant(c, { actions: ['read'] })
   t.same(ask(c, 'drA', { action: 'write' }), { permit: false, reason: 'ACTION_NOT_GRANTED' })
-  const r = c.run('drA', 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: sha256(new Uint8Array([3])), locator: 'x', purpose: 'TREAT' })
+  const r = c.run('drA', 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: sha256(new Uint8Array([3])), locator: sealText('x', [c.key('pat')]), purpose: 'TREAT' })
   t.same([r.code, r.log], ['WRITE_DENIED', 'ACTION_NOT_GRANTED'])
 })
 
@@ -217,8 +217,8 @@ t.test('an amendment does not widen access: category stays the record\'s', async
   grant(c, { categories: ['labs'], actions: ['read', 'write'] })
   const rec = anchor(c, 'mental_health')
   t.same(ask(c, 'drA', { category: undefined, record: rec }), { permit: false, reason: 'CATEGORY_NOT_GRANTED' })
-  const r = c.run('drA', 'record.amend', { patient: c.key('pat'), record: rec, hash: sha256(new Uint8Array([5])), locator: 'labs/x', purpose: 'TREAT' })
+  const r = c.run('drA', 'record.amend', { patient: c.key('pat'), record: rec, hash: sha256(new Uint8Array([5])), locator: sealText('labs/x', [c.key('pat')]), purpose: 'TREAT' })
   t.equal(r.code, 'WRITE_DENIED')
-  t.equal(c.run('pat', 'record.amend', { patient: c.key('pat'), record: rec, hash: sha256(new Uint8Array([5])), locator: 'labs/x', purpose: 'PATRQT' }).code, 'OK')
+  t.equal(c.run('pat', 'record.amend', { patient: c.key('pat'), record: rec, hash: sha256(new Uint8Array([5])), locator: sealText('labs/x', [c.key('pat')]), purpose: 'PATRQT' }).code, 'OK')
   t.same(ask(c, 'drA', { category: undefined, record: rec }), { permit: false, reason: 'CATEGORY_NOT_GRANTED' }, 'still mental_health after amendment')
 })

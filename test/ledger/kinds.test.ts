@@ -1,11 +1,11 @@
 import t from 'tap'
-import { sha256 } from '../../crypto/index.js'
-import { toHex, bytesEqual } from '../../codec/index.js'
+import { sha256, sealText, sealTo, openSealedText } from '../../crypto/index.js'
+import { toHex, bytesEqual, utf8 } from '../../codec/index.js'
 import {
   auditTrail, breakGlassEvents, getPatient, getPatientByKey, getProvider, listConsents, listRecords, pendingRequests, checkAccess,
   executeBlock, expectedNonce, decodeTx, buildTx, LedgerError, MAX_ACTIVE_GRANTS, MAX_PENDING_REQUESTS, type TxBody
 } from '../../ledger/index.js'
-import { world, Chain, DAY, CHAIN } from './harness.js'
+import { world, Chain, DAY, CHAIN, seedOf } from './harness.js'
 
 const h = (n: number): Uint8Array => sha256(new Uint8Array([n]))
 const grantBody = (c: Chain, extra: Partial<TxBody<'consent.grant'>> = {}): TxBody<'consent.grant'> => ({
@@ -101,7 +101,7 @@ t.test('consent grant and revoke failures; listing with status', async t => {
 
 t.test('access request → patient answers with a grant', async t => {
   const c = world()
-  const req = c.tx('drB', 'access.request', { patient: c.key('pat'), categories: ['imaging'], actions: ['read'], purposes: ['TREAT'], note: 'referral' })
+  const req = c.tx('drB', 'access.request', { patient: c.key('pat'), categories: ['imaging'], actions: ['read'], purposes: ['TREAT'], note: sealText('referral', [c.key('pat')]) })
   const r = c.block([req]).results[0]
   t.equal(r.code, 'OK')
   t.same(r.events.map(e => [e.type, e.patient]), [['access.requested', toHex(c.key('pat'))]], 'the patient is notified')
@@ -113,7 +113,7 @@ t.test('access request → patient answers with a grant', async t => {
   t.same(pendingRequests(c.state, c.key('pat'), c.time), [], 'answered')
   t.equal(checkAccess(c.state, { patient: c.key('pat'), requester: c.key('drB'), category: 'imaging', action: 'read', purpose: 'TREAT', time: c.time }).permit, true)
   const flood = []
-  for (let i = 0; i <= MAX_PENDING_REQUESTS; i++) flood.push(c.tx('nurseB', 'access.request', { patient: c.key('pat'), categories: ['labs'], actions: ['read'], purposes: ['TREAT'], note: String(i) }))
+  for (let i = 0; i <= MAX_PENDING_REQUESTS; i++) flood.push(c.tx('nurseB', 'access.request', { patient: c.key('pat'), categories: ['labs'], actions: ['read'], purposes: ['TREAT'], note: sealText(String(i), [c.key('pat')]) }))
   t.same(c.block(flood).results.map(x => x.code).filter(x => x !== 'OK'), ['TOO_MANY_REQUESTS'])
 })
 
@@ -143,7 +143,7 @@ t.test('access log records permit and deny; audit trail in order', async t => {
 
 t.test('break-glass: roles, purpose, window; flagged and listed', async t => {
   const c = world()
-  const body = { patient: c.key('pat'), purpose: 'ETREAT' as const, reason: 'unconscious in ER', durationMs: 3600_000 }
+  const body = { patient: c.key('pat'), purpose: 'ETREAT' as const, reason: sealText('unconscious in ER', [c.key('pat')]), durationMs: 3600_000 }
   t.equal(c.run('drA', 'access.break_glass', body).code, 'NOT_EMERGENCY_ROLE')
   t.equal(c.run('stranger', 'access.break_glass', body).code, 'NOT_PROVIDER')
   t.equal(c.run('er', 'access.break_glass', { ...body, purpose: 'TREAT' }).code, 'BREAK_GLASS_PURPOSE')
@@ -157,7 +157,7 @@ t.test('break-glass: roles, purpose, window; flagged and listed', async t => {
   t.same(log.events[0].attributes, { permit: true, reason: 'BREAK_GLASS', purpose: 'ETREAT', action: 'read', breakGlass: true })
   const events = breakGlassEvents(c.state, c.key('pat'))
   t.equal(events.length, 1)
-  t.same([events[0].reason, events[0].org, events[0].until - events[0].from], ['unconscious in ER', 'alpha', 3600_000])
+  t.same([openSealedText(events[0].reason, seedOf('pat')), events[0].org, events[0].until - events[0].from], ['unconscious in ER', 'alpha', 3600_000])
   const trail = await auditTrail(c.reader, c.key('pat'))
   t.same(trail.filter(e => e.breakGlass === true).map(e => e.type), ['access.break_glass', 'access'])
   t.same(breakGlassEvents(c.state, c.key('pat2')), [])
@@ -165,7 +165,7 @@ t.test('break-glass: roles, purpose, window; flagged and listed', async t => {
 
 t.test('records: anchor, amend, erase with write consent or by the patient', async t => {
   const c = world()
-  const anchor = (who: string, n: number): ReturnType<Chain['tx']> => c.tx(who, 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(n), locator: `s3://b/${n}`, purpose: 'TREAT' })
+  const anchor = (who: string, n: number): ReturnType<Chain['tx']> => c.tx(who, 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(n), locator: sealText(`s3://b/${n}`, [c.key('pat')]), purpose: 'TREAT' })
   let tx = anchor('drA', 1)
   t.same(c.block([tx]).results.map(r => [r.code, r.log]), [['WRITE_DENIED', 'NO_CONSENT']])
   c.run('pat', 'consent.grant', grantBody(c, { actions: ['read'] }))
@@ -175,9 +175,9 @@ t.test('records: anchor, amend, erase with write consent or by the patient', asy
   t.equal(c.block([tx]).results[0].code, 'OK')
   const own = anchor('pat', 4)
   t.equal(c.block([own]).results[0].code, 'OK', 'the patient anchors their own record')
-  t.equal(c.run('drB', 'record.amend', { patient: c.key('pat'), record: tx.id, hash: h(5), locator: 'x', purpose: 'TREAT' }).code, 'WRITE_DENIED')
-  t.equal(c.run('drA', 'record.amend', { patient: c.key('pat'), record: h(9), hash: h(5), locator: 'x', purpose: 'TREAT' }).code, 'RECORD_UNKNOWN')
-  const am = c.tx('drA', 'record.amend', { patient: c.key('pat'), record: tx.id, hash: h(6), locator: 's3://b/6', purpose: 'TREAT' })
+  t.equal(c.run('drB', 'record.amend', { patient: c.key('pat'), record: tx.id, hash: h(5), locator: sealText('x', [c.key('pat')]), purpose: 'TREAT' }).code, 'WRITE_DENIED')
+  t.equal(c.run('drA', 'record.amend', { patient: c.key('pat'), record: h(9), hash: h(5), locator: sealText('x', [c.key('pat')]), purpose: 'TREAT' }).code, 'RECORD_UNKNOWN')
+  const am = c.tx('drA', 'record.amend', { patient: c.key('pat'), record: tx.id, hash: h(6), locator: sealText('s3://b/6', [c.key('pat')]), purpose: 'TREAT' })
   t.equal(c.block([am]).results[0].code, 'OK')
   const recs = listRecords(c.state, c.key('pat'))
   t.same(recs.map(r => [toHex(r.id), r.amendments.length]), [[tx.idHex, 1], [own.idHex, 0]])
@@ -187,7 +187,7 @@ t.test('records: anchor, amend, erase with write consent or by the patient', asy
   t.equal(c.run('pat', 'record.erase', { patient: c.key('pat'), record: tx.id, purpose: 'PATRQT' }).code, 'RECORD_ERASED')
   const erased = listRecords(c.state, c.key('pat'))[0]
   t.ok(erased.erased !== undefined && bytesEqual(erased.hash, h(3)), 'erased, hash stays')
-  t.equal(c.run('drA', 'record.anchor', { patient: c.key('nobody'), category: 'labs', hash: h(7), locator: 'x', purpose: 'TREAT' }).code, 'PATIENT_UNKNOWN')
+  t.equal(c.run('drA', 'record.anchor', { patient: c.key('nobody'), category: 'labs', hash: h(7), locator: sealText('x', [c.key('nobody')]), purpose: 'TREAT' }).code, 'PATIENT_UNKNOWN')
   const types = (await auditTrail(c.reader, c.key('pat'))).map(e => e.type).filter(x => x.startsWith('record'))
   t.same(types, ['record.anchored', 'record.anchored', 'record.amended', 'record.erased'])
 })
@@ -234,4 +234,50 @@ t.test('executeBlock does not mutate state; apply refuses a stale execution', as
   const empty = executeBlock(c.state, { height: c.height + 2, time: c.time + 2, proposer: c.key('alpha') }, [])
   t.ok(bytesEqual(empty.stateRoot, c.state.stateRoot), 'an empty block keeps the root')
   t.equal(CHAIN, 'medchain-test')
+})
+
+/** Whether `needle` occurs in `hay` (bytewise). */
+function contains (hay: Uint8Array, needle: Uint8Array): boolean {
+  return Buffer.from(hay).indexOf(Buffer.from(needle)) !== -1
+}
+
+t.test('free text is sealed: a break-glass tx carries boxes, the clear reason is in no tx, state or trail bytes', async t => {
+  const c = world()
+  const reason = 'unconscious after a fall, suspected opioid overdose'
+  // As the CLI seals it: to the patient and to the emergency physician's organisation (alpha).
+  const tx = c.tx('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: sealText(reason, [c.key('pat'), c.key('alpha')]), durationMs: 3600_000 })
+  t.notOk(contains(tx.bytes, utf8(reason)), 'the signed transaction does not contain the reason')
+  t.notOk(contains(tx.bytes, utf8('opioid')), 'nor a word of it')
+  const exec = c.block([tx])
+  t.equal(exec.results[0].code, 'OK')
+  const stored = [...exec.writes.map(([, v]) => v).filter((v): v is Uint8Array => v !== null), ...exec.appends.map(([, v]) => v)]
+  t.ok(stored.length > 0)
+  t.notOk(stored.some(v => contains(v, utf8('opioid'))), 'no state write or trail append holds it')
+  t.notOk(contains(new TextEncoder().encode(JSON.stringify(exec.results)), utf8('opioid')), 'nor the results')
+  const [event] = breakGlassEvents(c.state, c.key('pat'))
+  t.same(event.reason.sealed.map(b => toHex(b.to)), [toHex(c.key('pat')), toHex(c.key('alpha'))].sort(), 'one box each for the patient and the organisation')
+  t.equal(openSealedText(event.reason, seedOf('pat')), reason, 'the patient opens it')
+  t.equal(openSealedText(event.reason, seedOf('alpha')), reason, 'the organisation opens it')
+  t.equal(openSealedText(event.reason, seedOf('beta')), null, 'another member cannot')
+  t.equal(openSealedText(event.reason, seedOf('er')), null, 'nor the writer itself (it was not sealed to it)')
+})
+
+t.test('free text in clear, or sealed out of shape, is refused at decode with the field and the value', async t => {
+  const c = world()
+  const base = { patient: c.key('pat'), purpose: 'ETREAT' as const, durationMs: 3600_000 }
+  const refusal = (reason: unknown): unknown => {
+    try { c.tx('er', 'access.break_glass', { ...base, reason } as never); return 'accepted' } catch (err) { return `${(err as LedgerError).code} ${(err as Error).message}` }
+  }
+  t.match(refusal('in clear'), 'TX_MALFORMED CODEC_WRONG_TYPE: tx.body.reason', 'plain text')
+  const two = sealText('x', [c.key('pat'), c.key('alpha')])
+  t.match(refusal({ sealed: [...two.sealed].reverse() }), 'TX_NON_CANONICAL CODEC_NON_CANONICAL: tx.body.reason.sealed[1].to', 'boxes out of order')
+  t.match(refusal({ sealed: [two.sealed[0], two.sealed[0]] }), 'TX_NON_CANONICAL CODEC_NON_CANONICAL: tx.body.reason.sealed[1].to', 'one recipient twice')
+  t.match(refusal({ sealed: [] }), 'TX_MALFORMED CODEC_OUT_OF_RANGE: tx.body.reason.sealed', 'no recipient')
+  t.match(refusal({ sealed: [{ to: c.key('pat'), box: two.sealed[0].box.subarray(1) }] }), 'TX_MALFORMED CODEC_OUT_OF_RANGE: tx.body.reason.sealed[0].box', 'a box not padded to a block')
+  t.match(refusal({ sealed: [{ to: c.key('pat'), box: sealTo(c.key('pat'), utf8('x'.repeat(544))) }] }), 'TX_MALFORMED CODEC_OUT_OF_RANGE: tx.body.reason.sealed[0].box', 'more text than 512 bytes padded to a block (544)')
+  t.match(refusal({ sealed: [{ to: new Uint8Array(32), box: two.sealed[0].box }] }), 'TX_BAD_KEY tx.body.reason.sealed[0].to is not an acceptable ed25519 public key (small_order)', 'a recipient that is not a key')
+  t.match(refusal({ sealed: [{ ...two.sealed[0], extra: 1 }] }), 'TX_MALFORMED CODEC_UNKNOWN_FIELD: tx.body.reason.sealed[0]', 'closed shape')
+  const lengths = { sealed: [two.sealed[0], { to: two.sealed[1].to, box: sealTo(two.sealed[1].to, utf8('y'.repeat(40))) }] }
+  t.match(refusal(lengths), 'TX_MALFORMED CODEC_OUT_OF_RANGE: tx.body.reason.sealed[1].box', 'boxes of different lengths')
+  t.equal(refusal(sealText('x'.repeat(512), [c.key('pat')])), 'accepted', 'control: 512 bytes sealed to the patient')
 })

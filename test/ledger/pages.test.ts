@@ -3,7 +3,7 @@
 // with `before` sees every entry exactly once while new entries keep arriving.
 import t, { type Test } from 'tap'
 import { encode } from '../../codec/index.js'
-import { sha256 } from '../../crypto/index.js'
+import { sha256, sealText } from '../../crypto/index.js'
 import {
   auditPage, consentPage, listConsents, listRecords, pendingRequests, recordPage, requestPage, MAX_PAGE_LIMIT,
   type BlockExecution, type Page, type PageRequest
@@ -144,7 +144,7 @@ t.test('consents, records and requests page newest first with the same cursor ru
   c.run('alpha', 'provider.register', { key: c.key('drW'), role: 'physician', name: 'Dr W' })
   c.run('pat', 'consent.grant', { grantee: { type: 'provider', key: c.key('drW') }, categories: ['labs'], actions: ['write'], purposes: ['TREAT'], validFrom: T0, validUntil: T0 + 365 * DAY })
   const anchor = (n: number): void => {
-    c.block(Array.from({ length: n }, (_, i) => c.tx('drW', 'record.anchor', { patient: pat, category: 'labs', hash: sha256(encode([c.height, i])), locator: `s3://r/${c.height}/${i}`, purpose: 'TREAT' })))
+    c.block(Array.from({ length: n }, (_, i) => c.tx('drW', 'record.anchor', { patient: pat, category: 'labs', hash: sha256(encode([c.height, i])), locator: sealText(`s3://r/${c.height}/${i}`, [pat]), purpose: 'TREAT' })))
   }
   anchor(2); anchor(3)
   const records = (req: PageRequest): Page<unknown> => recordPage(listRecords(c.state, pat), req)

@@ -2,7 +2,7 @@
 // refused access attempts recorded in the trail flagged `refused` (issue 10, items 3 and 4).
 import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
-import { sha256 } from '../../crypto/index.js'
+import { sha256, sealText } from '../../crypto/index.js'
 import { bytesEqual, decode, toHex } from '../../codec/index.js'
 import { auditTrail, breakGlassEvents, decodeResultLeaf, encodeResultLeaf, expectedNonce, listRecords, resultsRoot, type AuditEntry, type TxBody, type TxResult } from '../../ledger/index.js'
 import { toJson } from '../../node/json.js'
@@ -30,7 +30,7 @@ async function refusedUnrecorded (t: Test, c: Chain, who: string, run: () => TxR
 t.test('W01 an unregistered patient has no trail: PATIENT_UNKNOWN', async t => {
   const c = world()
   t.equal(c.run('drA', 'access.log', logBody(c, 'nobody')).code, 'PATIENT_UNKNOWN')
-  t.equal(c.run('drA', 'record.anchor', { patient: c.key('nobody'), category: 'labs', hash: h(1), locator: 'x', purpose: 'TREAT' }).code, 'PATIENT_UNKNOWN')
+  t.equal(c.run('drA', 'record.anchor', { patient: c.key('nobody'), category: 'labs', hash: h(1), locator: sealText('x', [c.key('nobody')]), purpose: 'TREAT' }).code, 'PATIENT_UNKNOWN')
   t.same(await trail(c, 'nobody'), [])
 })
 
@@ -63,8 +63,8 @@ t.test('W04 a suspended provider writes nothing into any trail', async t => {
   t.equal(c.run('alpha', 'provider.suspend', { key: c.key('drA'), reason: 'key lost' }).code, 'OK')
   t.equal(c.run('alpha', 'provider.suspend', { key: c.key('er') }).code, 'OK')
   await refusedUnrecorded(t, c, 'drA', () => c.run('drA', 'access.log', logBody(c)), 'PROVIDER_SUSPENDED')
-  await refusedUnrecorded(t, c, 'er', () => c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'x', durationMs: 60_000 }), 'PROVIDER_SUSPENDED')
-  await refusedUnrecorded(t, c, 'drA', () => c.run('drA', 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(1), locator: 'x', purpose: 'TREAT' }), 'WRITE_DENIED')
+  await refusedUnrecorded(t, c, 'er', () => c.run('er', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: sealText('x', [c.key('pat')]), durationMs: 60_000 }), 'PROVIDER_SUSPENDED')
+  await refusedUnrecorded(t, c, 'drA', () => c.run('drA', 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(1), locator: sealText('x', [c.key('pat')]), purpose: 'TREAT' }), 'WRITE_DENIED')
   t.equal(c.run('alpha', 'provider.reinstate', { key: c.key('drA') }).code, 'OK')
   t.equal(c.run('drA', 'access.log', logBody(c)).events[0].attributes.reason, 'CONSENT_GRANTED', 'control: reinstated, recorded again')
 })
@@ -99,7 +99,7 @@ t.test('W06 a guardian\'s recovery approval is recorded; anyone else\'s is refus
 
 t.test('W07 a refused break-glass is recorded flagged refused: who, what, purpose, why; nothing else applies', async t => {
   const c = world()
-  const body = { patient: c.key('pat'), purpose: 'ETREAT' as const, reason: 'unconscious', durationMs: 3600_000 }
+  const body = { patient: c.key('pat'), purpose: 'ETREAT' as const, reason: sealText('unconscious', [c.key('pat')]), durationMs: 3600_000 }
   const before = (await trail(c)).length
   const tx = c.tx('drA', 'access.break_glass', body)
   const r = c.block([tx]).results[0]
@@ -128,7 +128,7 @@ t.test('W07 a refused break-glass is recorded flagged refused: who, what, purpos
 
 t.test('W07 a refused record write is recorded with the decision\'s reason; the record is untouched', async t => {
   const c = world()
-  const anchor = c.tx('drA', 'record.anchor', { patient: c.key('pat'), category: 'mental_health', hash: h(1), locator: 's3://b/1', purpose: 'TREAT' })
+  const anchor = c.tx('drA', 'record.anchor', { patient: c.key('pat'), category: 'mental_health', hash: h(1), locator: sealText('s3://b/1', [c.key('pat')]), purpose: 'TREAT' })
   const r = c.block([anchor]).results[0]
   t.same([r.code, r.log], ['WRITE_DENIED', 'NO_CONSENT'])
   t.same(listRecords(c.state, c.key('pat')), [], 'nothing anchored')
@@ -137,10 +137,10 @@ t.test('W07 a refused record write is recorded with the decision\'s reason; the 
   t.ok(bytesEqual(last.actor, c.key('drA')) && bytesEqual(last.txId, anchor.id), 'who, and which tx')
   t.equal(last.record, undefined, 'a refused anchor creates no record id')
   // Patient's own record, then a provider with a read-only grant tries to amend and erase it.
-  const own = c.tx('pat', 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(2), locator: 's3://b/2', purpose: 'PATRQT' })
+  const own = c.tx('pat', 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(2), locator: sealText('s3://b/2', [c.key('pat')]), purpose: 'PATRQT' })
   t.equal(c.block([own]).results[0].code, 'OK')
   t.equal(c.run('pat', 'consent.grant', grantBody(c)).code, 'OK')
-  const amend = c.run('drA', 'record.amend', { patient: c.key('pat'), record: own.id, hash: h(3), locator: 's3://b/3', purpose: 'TREAT' })
+  const amend = c.run('drA', 'record.amend', { patient: c.key('pat'), record: own.id, hash: h(3), locator: sealText('s3://b/3', [c.key('pat')]), purpose: 'TREAT' })
   t.same([amend.code, amend.log], ['WRITE_DENIED', 'ACTION_NOT_GRANTED'])
   last = (await trail(c)).at(-1)!
   t.same([last.kind, last.reason, last.category, last.action], ['record.amend', 'ACTION_NOT_GRANTED', 'labs', 'write'])
@@ -151,14 +151,14 @@ t.test('W07 a refused record write is recorded with the decision\'s reason; the 
   t.equal(listRecords(c.state, c.key('pat'))[0].erased, undefined, 'not erased')
   // The patient's own refused write is recorded too (their own trail).
   t.equal(c.run('pat', 'record.erase', { patient: c.key('pat'), record: own.id, purpose: 'PATRQT' }).code, 'OK')
-  t.equal(c.run('pat', 'record.amend', { patient: c.key('pat'), record: own.id, hash: h(4), locator: 'x', purpose: 'PATRQT' }).code, 'RECORD_ERASED')
+  t.equal(c.run('pat', 'record.amend', { patient: c.key('pat'), record: own.id, hash: h(4), locator: sealText('x', [c.key('pat')]), purpose: 'PATRQT' }).code, 'RECORD_ERASED')
   t.same([(await trail(c)).at(-1)!.code, (await trail(c)).at(-1)!.refused], ['RECORD_ERASED', true])
 })
 
 t.test('W07 refused attempts by keys that may not write the trail are not recorded', async t => {
   const c = world()
-  const anchor = (who: string): TxResult => c.run(who, 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(9), locator: 'x', purpose: 'TREAT' })
-  const bg = (who: string): TxResult => c.run(who, 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'x', durationMs: 60_000 })
+  const anchor = (who: string): TxResult => c.run(who, 'record.anchor', { patient: c.key('pat'), category: 'labs', hash: h(9), locator: sealText('x', [c.key('pat')]), purpose: 'TREAT' })
+  const bg = (who: string): TxResult => c.run(who, 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: sealText('x', [c.key('pat')]), durationMs: 60_000 })
   await refusedUnrecorded(t, c, 'stranger', () => anchor('stranger'), 'WRITE_DENIED')
   await refusedUnrecorded(t, c, 'pat2', () => anchor('pat2'), 'WRITE_DENIED')
   await refusedUnrecorded(t, c, 'stranger', () => bg('stranger'), 'NOT_PROVIDER')
@@ -169,7 +169,7 @@ t.test('W07 refused attempts by keys that may not write the trail are not record
 
 t.test('the header covers refused entries (the results root commits to each tx\'s audit entries)', async t => {
   const c = world()
-  const exec = c.block([c.tx('drA', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'x', durationMs: 60_000 })])
+  const exec = c.block([c.tx('drA', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: sealText('x', [c.key('pat')]), durationMs: 60_000 })])
   t.equal(exec.results[0].code, 'NOT_EMERGENCY_ROLE')
   t.equal(exec.appends.length, 1, 'one append: the refused attempt')
   t.equal((decode(exec.appends[0][1]) as AuditEntry).refused, true)

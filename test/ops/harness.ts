@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { toHex } from '../../codec/index.js'
-import { generateSeed } from '../../crypto/index.js'
+import { generateSeed, sealText } from '../../crypto/index.js'
 import { buildTx, fastSigner, type TxBody, type TxKind, type TxSigner } from '../../ledger/index.js'
 import { MedchainClient } from '../../cli/client.js'
 import { loadKey } from '../../cli/home.js'
@@ -134,7 +134,7 @@ export async function setupWorld (client: MedchainClient, memberHome: string): P
 export async function accessAndBreakGlass (client: MedchainClient, w: Omit<World, 'ids'>): Promise<{ access: string, breakGlass: string }> {
   const access = await sendTx(client, 'access.log', { patient: w.patient.publicKey, action: 'read', purpose: 'TREAT', category: 'labs' }, w.physician)
   expectOk('access log', access)
-  const bg = await sendTx(client, 'access.break_glass', { patient: w.patient.publicKey, purpose: 'ETREAT', reason: 'unconscious in the emergency room', durationMs: 60 * 60 * 1000 }, w.emergency)
+  const bg = await sendTx(client, 'access.break_glass', { patient: w.patient.publicKey, purpose: 'ETREAT', reason: sealText('unconscious in the emergency room', [w.patient.publicKey]), durationMs: 60 * 60 * 1000 }, w.emergency)
   expectOk('break glass', bg)
   return { access: access.id, breakGlass: bg.id }
 }

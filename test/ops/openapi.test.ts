@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildTx, fastSigner } from '../../ledger/index.js'
-import { generateSeed } from '../../crypto/index.js'
+import { generateSeed, sealText } from '../../crypto/index.js'
 import { encode } from '../../codec/index.js'
 import { ROOT, startDevnet, setupWorld, accessAndBreakGlass, sendTx, toHex } from './harness.js'
 import { waitFor } from '../wait.js'
@@ -195,7 +195,7 @@ t.test('API on a single-validator node', async t => {
     const wrongChain = buildTx('patient.register', {}, { chainId: chainId + '-other', signer: fastSigner(generateSeed()), nonce: 0 }).bytes
     await expectError(t, 'wrong chain id', await post(wrongChain), 400, 'TX_WRONG_CHAIN', txOp)
     await expectError(t, 'oversize body', await post(new Uint8Array(2 * 1024 * 1024)), 413, 'API_BODY_TOO_LARGE', txOp)
-    const bigTx = buildTx('access.break_glass', { patient: world.patient.publicKey, purpose: 'ETREAT', reason: 'x'.repeat(400), durationMs: 1000 }, { chainId, signer: world.emergency, nonce: 0 }).bytes
+    const bigTx = buildTx('access.break_glass', { patient: world.patient.publicKey, purpose: 'ETREAT', reason: sealText('x'.repeat(400), [world.patient.publicKey]), durationMs: 1000 }, { chainId, signer: world.emergency, nonce: 0 }).bytes
     const padded = new Uint8Array(20 * 1024); padded.set(bigTx)
     await expectError(t, 'transaction larger than 16 KiB', await post(padded), 400, /^(TX|CODEC)_/, txOp)
     await expectError(t, 'empty body', await post(new Uint8Array(0)), 400, /^API_/, txOp)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { toHex, utf8 } from '../../codec/index.js'
-import { Ed25519Signer, merkleProof, merkleRoot, sha256 } from '../../crypto/index.js'
+import { Ed25519Signer, merkleProof, merkleRoot, sha256, sealText } from '../../crypto/index.js'
 import { blockHash, voteSignBody, ZERO_HASH, type BlockHeader, type Commit } from '../../consensus/index.js'
 import { decodeResultLeaf, encodeResultLeaf, keys, type BlockExecution, type TxBody } from '../../ledger/index.js'
 import { proofFromJson, proofToJson, verifyProof, type StateProof, type StateQuestion, type TxReceipt } from '../../proofs/index.js'
@@ -105,7 +105,7 @@ t.test('consent state proofs: revoked verifies, the same proof against a later h
 t.test('record erasure and patient key proofs say what they prove', async t => {
   const c = world()
   const pat = c.key('pat')
-  const anchor = c.tx('pat', 'record.anchor', { patient: pat, category: 'labs', hash: sha256(utf8('lab report')), locator: 'ehr://1', purpose: 'TREAT' })
+  const anchor = c.tx('pat', 'record.anchor', { patient: pat, category: 'labs', hash: sha256(utf8('lab report')), locator: sealText('ehr://1', [pat]), purpose: 'TREAT' })
   c.block([anchor])
   const erased = certified(c, [c.tx('pat', 'record.erase', { patient: pat, record: anchor.id, purpose: 'TREAT' })])
   const rec = verifyProof(viaJson(stateProof(c, erased, { kind: 'record', patient: pat, record: anchor.id }, keys.record(pat, anchor.id))), trust)
