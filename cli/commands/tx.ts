@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { readKeyFile } from '../../crypto/index.js'
 import { isTxKind, parseTxBody, seedSigner, TX_KINDS } from '../../ledger/index.js'
-import { MedchainClient } from '../client.js'
+import { MedchainClient, clientTlsFromFiles } from '../client.js'
+import { tlsOptions, type TlsFileOptions } from './tlsOptions.js'
 import { bodyFromJson } from '../bodies.js'
 
 /** Shown by `medchain tx --help`; test/cli/examples.test.ts checks every body against the ledger's schema. */
@@ -19,7 +20,7 @@ Kinds: ${TX_KINDS.join(', ')}
 Body fields of each kind: ledger/README.md`
 
 export function txCommand (): Command {
-  return new Command('tx')
+  return tlsOptions(new Command('tx'))
     .description('build, sign and submit a transaction')
     .argument('<kind>', `transaction kind (${TX_KINDS.join('|')})`)
     .requiredOption('--key <file>', 'key file of the sender (medchain keys generate)')
@@ -28,7 +29,7 @@ export function txCommand (): Command {
     .option('--nonce <n>', 'nonce (default: asked from the node)', v => parseInt(v, 10))
     .option('--wait', 'wait until the transaction is committed and print its result')
     .addHelpText('after', EXAMPLES)
-    .action(async (kind: string, o: { key: string, body: string, node: string, nonce?: number, wait?: boolean }) => {
+    .action(async (kind: string, o: { key: string, body: string, node: string, nonce?: number, wait?: boolean } & TlsFileOptions) => {
       if (!isTxKind(kind)) throw Object.assign(new Error(`unknown kind ${kind}; one of ${TX_KINDS.join(', ')}`), { code: 'TX_UNKNOWN_KIND' })
       const text = o.body.startsWith('@') ? readFileSync(o.body.slice(1), 'utf8') : o.body
       let json: unknown
@@ -37,7 +38,8 @@ export function txCommand (): Command {
       const body = parseTxBody(kind, bodyFromJson(json))
       const key = readKeyFile(o.key)
       // The same key signs the transaction and the request (its nonce lookup, its rate-limit identity).
-      const client = new MedchainClient(o.node, { key: key.seed })
+      const tls = clientTlsFromFiles(o)
+      const client = new MedchainClient(o.node, { key: key.seed, ...(tls !== undefined ? { tls } : {}) })
       const res = await client.send(kind, body, seedSigner(key.seed), { wait: o.wait, nonce: o.nonce })
       console.log(JSON.stringify(res, null, 2))
       if (o.wait === true && res.code !== undefined && res.code !== 'OK') process.exitCode = 3
