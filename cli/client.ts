@@ -33,10 +33,25 @@ export type Fetch = (url: string, init?: RequestInit) => Promise<Response>
  * come from its own CA) and presents `tls.cert`; the global fetch when no TLS option is given.
  */
 export function fetchWith (tls: ClientTls | undefined): Fetch {
-  if (tls === undefined || (tls.ca === undefined && tls.cert === undefined)) return async (url, init) => await globalThis.fetch(url, init)
+  if (tls === undefined || (tls.ca === undefined && tls.cert === undefined)) return explained(async (url, init) => await globalThis.fetch(url, init))
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ApiError(0, 'CLIENT_TLS_INCOMPLETE', `a client certificate needs its key: cert ${tls.cert === undefined ? 'missing' : 'given'}, key ${tls.key === undefined ? 'missing' : 'given'}`)
   const dispatcher = new Agent({ connect: { ...(tls.ca !== undefined ? { ca: tls.ca } : {}), ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}) } })
-  return async (url, init) => await (undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>)
+  return explained(async (url, init) => await (undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>))
+}
+
+// TLS alerts and certificate checks surface as fetch's bare "fetch failed"; the cause names them.
+const CERT_HINT = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALT_NAME/
+
+/** fetch whose connection failures carry CLIENT_FETCH_FAILED, the URL and the cause (e.g. a certificate the CA does not sign). */
+function explained (fetch: Fetch): Fetch {
+  return async (url, init) => {
+    try { return await fetch(url, init) } catch (err) {
+      const cause = (err as { cause?: { code?: string, message?: string } }).cause
+      const code = cause?.code ?? ''
+      const hint = CERT_HINT.test(code) ? ' (name the CA that signed the node\'s certificate: --ca or MEDCHAIN_CA)' : code.includes('ALERT') || code === 'ECONNRESET' ? ' (a node requiring client certificates refuses a client without one: --cert and --cert-key)' : ''
+      throw Object.assign(new ApiError(0, 'CLIENT_FETCH_FAILED', `${url}: ${code !== '' ? code + ' ' : ''}${cause?.message ?? (err as Error).message}${hint}`), { cause })
+    }
+  }
 }
 
 /**
