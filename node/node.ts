@@ -15,7 +15,7 @@ import { createApi, type ApiBackend, type ChainEvent } from './api.js'
 import { createNodeDriver, readConsensusWal, type NodeDriver } from './driver.js'
 import { NodeError } from './errors.js'
 import { genesisHash, type Genesis } from './genesis.js'
-import type { NodeConfig } from './config.js'
+import { isLoopback, type NodeConfig } from './config.js'
 import { createLogger, type Logger } from './log.js'
 import { Mempool } from './mempool.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -231,7 +231,8 @@ export class MedchainNode {
       ...(https !== null ? { https } : {})
     })
     this.apiUrl = await this.api.listen({ host: config.api.host, port: config.api.port })
-    if (https === null) this.log.warn('API serves plain HTTP on the loopback interface only: name api.tlsCert and api.tlsKey in config.toml to serve HTTPS', { api: this.apiUrl })
+    if (https === null && config.api.plainHttpOnNetwork && !isLoopback(config.api.host)) this.log.warn('API serves PLAIN HTTP off loopback (api.plainHttpOnNetwork): for a closed test network only; patient data must not cross a real network in clear', { api: this.apiUrl })
+    else if (https === null) this.log.warn('API serves plain HTTP on the loopback interface only: name api.tlsCert and api.tlsKey in config.toml to serve HTTPS', { api: this.apiUrl })
     else this.log.info(`API serves HTTPS${https.ca !== undefined ? ' and requires client certificates from api.tlsClientCa' : ''}`, { api: this.apiUrl })
     this.metricsServer = await startMetricsListener({ host: config.metrics.host, port: config.metrics.port }, async () => await this.metricsText())
     this.metricsUrl = this.metricsServer.url

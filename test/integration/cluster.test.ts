@@ -34,7 +34,7 @@ async function commitPatients (node: number, count: number): Promise<string[]> {
 
 /** One sample of a node's /metrics, e.g. `medchain_consensus_step` or `medchain_p2p_messages_received_total{topic="consensus"}`. */
 async function metric (node: number, series: string): Promise<number> {
-  const text = await (await fetch(`${cluster.nodes[node].api}/metrics`)).text()
+  const text = await (await fetch(cluster.nodes[node].metrics)).text()
   const line = text.split('\n').find(l => l.startsWith(series + ' '))
   if (line === undefined) throw new Error(`node${node}: no ${series} in /metrics`)
   return Number(line.slice(series.length + 1))
@@ -139,7 +139,7 @@ t.test('a node whose key is not in genesis is refused by every member', async t 
   const genesis = readGenesis(join(cluster.nodes[0].home, 'genesis.json'))
   const outsiderSeed = generateSeed()
   const notMemberRefusals = async (node: number): Promise<number> => {
-    const text = await (await fetch(`${cluster.nodes[node].api}/metrics`)).text()
+    const text = await (await fetch(cluster.nodes[node].metrics)).text()
     return Number(/^medchain_p2p_messages_dropped_total\{topic="p2p",reason="not_member"\} (\d+)$/m.exec(text)?.[1] ?? 0)
   }
   const refusedBefore = await Promise.all([0, 1].map(notMemberRefusals))

@@ -47,10 +47,13 @@ export class Cluster {
       if (opts.hosts !== undefined) {
         const config = readConfig(home)
         config.api.host = host
+        // A closed network of namespaces: plain HTTP off loopback by explicit opt-in, metrics beside the API.
+        config.api.plainHttpOnNetwork = true
+        config.metrics.host = host
         writeConfig(home, config)
       }
       const api = `http://${host}:${basePort + index * 10}`
-      this.nodes.push({ index, home, api, metrics: `http://127.0.0.1:${basePort + index * 10 + 2}/metrics`, client: new MedchainClient(api, { key: key.seed }), proc: null, seed: key.seed, publicKey: key.publicKey })
+      this.nodes.push({ index, home, api, metrics: `http://${host}:${basePort + index * 10 + 2}/metrics`, client: new MedchainClient(api, { key: key.seed }), proc: null, seed: key.seed, publicKey: key.publicKey })
     })
   }
 

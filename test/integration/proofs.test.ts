@@ -39,6 +39,8 @@ const patientSeed = generateSeed()
 const patient = fastSigner(patientSeed)
 const patientId = publicKeyFromSeed(patientSeed)
 const provider = fastSigner(generateSeed())
+// State proofs and the receipt of an access to the patient are the patient's to read (docs/access-table.md).
+const asPatient = client.as(patientSeed)
 let grantId = ''
 
 t.test('state proofs from the API verify offline and say what they prove', async t => {
@@ -53,7 +55,7 @@ t.test('state proofs from the API verify offline and say what they prove', async
   t.equal(revoke.code, 'OK')
   const revokedAt = revoke.height as number
   await cluster.waitHeight(0, revokedAt + 1)
-  const proof = await client.get<Record<string, unknown> & { height: number }>(`/v1/proofs/consent/${toHex(patientId)}/${grantId}`)
+  const proof = await asPatient.get<Record<string, unknown> & { height: number }>(`/v1/proofs/consent/${toHex(patientId)}/${grantId}`)
   const v = verifyFile(proof)
   t.equal(v.status, 0, JSON.stringify(v.out))
   t.match(v.out.statement, new RegExp(`^consent ${grantId.slice(0, 12)}… of patient ${toHex(patientId).slice(0, 12)}… was revoked at height ${revokedAt} \\(state at height ${proof.height}\\); signed by 1 of 1 validators$`))
@@ -61,19 +63,19 @@ t.test('state proofs from the API verify offline and say what they prove', async
   // Re-granted: the old proof under the new head's header fails.
   t.equal((await client.send('consent.grant', body, patient, { wait: true })).code, 'OK')
   await cluster.waitHeight(0, proof.height + 2)
-  const later = await client.get<Record<string, unknown>>(`/v1/proofs/patient/${toHex(patientId)}`)
+  const later = await asPatient.get<Record<string, unknown>>(`/v1/proofs/patient/${toHex(patientId)}`)
   t.match(verifyFile(later).out.statement, /current key is/)
   const moved = verifyFile({ ...proof, height: later.height, header: later.header, commit: later.commit })
   t.equal(moved.status, 1)
   t.match(moved.out, { valid: false, code: 'PROOF_BAD_STATE_PROOF' })
 
-  const never = await client.get<Record<string, unknown>>(`/v1/proofs/consent/${toHex(patientId)}/${'ab'.repeat(32)}`)
+  const never = await asPatient.get<Record<string, unknown>>(`/v1/proofs/consent/${toHex(patientId)}/${'ab'.repeat(32)}`)
   t.equal(never.value, null)
   t.match(verifyFile(never).out, { valid: true, statement: /does not exist/ })
 
   const access = await client.send('access.log', { patient: patientId, category: 'mental_health', action: 'read', purpose: 'TREAT' }, provider, { wait: true })
   await cluster.waitHeight(0, (access.height as number) + 1)
-  const receipt = await client.get<Record<string, unknown>>(`/v1/proofs/tx/${access.id}`)
+  const receipt = await asPatient.get<Record<string, unknown>>(`/v1/proofs/tx/${access.id}`)
   t.match(verifyFile(receipt).out, { valid: true, facts: { code: 'OK', decision: { permit: false } }, statement: /decision deny .*1 audit entry/ })
   const sizes = { stateProof: JSON.stringify(proof).length, absence: JSON.stringify(never).length, receipt: JSON.stringify(receipt).length }
   t.comment(`proof sizes (JSON bytes): ${JSON.stringify(sizes)}`)

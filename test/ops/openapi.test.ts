@@ -62,7 +62,8 @@ t.test('API on a single-validator node', async t => {
   const asPatient = client.as(world.seeds.patient)
   const asOther = client.as(world.seeds.other)
   const tokenOf = async (c: typeof client): Promise<string> => (await c.authHeaders()).authorization.slice('Bearer '.length)
-  const headersFor = async (url: string): Promise<Record<string, string>> => url.startsWith('/v1/patients/') ? await asPatient.authHeaders() : await client.authHeaders()
+  // Patient routes and a patient's state proofs are read by that patient (docs/access-table.md).
+  const headersFor = async (url: string): Promise<Record<string, string>> => url.startsWith('/v1/patients/') || /^\/v1\/proofs\/(consent|record|patient)\//.test(url) ? await asPatient.authHeaders() : await client.authHeaders()
   t.comment(`node and world ready in ${Date.now() - started} ms`)
 
   // Event streams first, so the access and break-glass commits happen while they listen.
