@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { Agent, fetch as undiciFetch } from 'undici'
 import { toHex, toBase64 } from '../codec/index.js'
 import { buildTx, seedSigner, type TxBody, type TxKind, type TxSigner, type BuiltTx } from '../ledger/index.js'
 import { TokenSigner, audienceOf } from '../node/auth/token.js'
@@ -17,22 +19,78 @@ export interface ReadOptions {
   access?: string
 }
 
+/**
+ * TLS trust of a client, PEM: `ca` the authority the node's certificate must chain to
+ * (a testnet's ca/ca.pem, or a hospital's own); `cert`/`key` a client certificate for a
+ * node that requires one (mTLS).
+ */
+export interface ClientTls { ca?: string | Buffer, cert?: string | Buffer, key?: string | Buffer }
+
+export type Fetch = (url: string, init?: RequestInit) => Promise<Response>
+
+/**
+ * fetch that trusts `tls.ca` (instead of the public roots: a consortium's node certificates
+ * come from its own CA) and presents `tls.cert`; the global fetch when no TLS option is given.
+ */
+export function fetchWith (tls: ClientTls | undefined): Fetch {
+  if (tls === undefined || (tls.ca === undefined && tls.cert === undefined)) return explained(async (url, init) => await globalThis.fetch(url, init))
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ApiError(0, 'CLIENT_TLS_INCOMPLETE', `a client certificate needs its key: cert ${tls.cert === undefined ? 'missing' : 'given'}, key ${tls.key === undefined ? 'missing' : 'given'}`)
+  const dispatcher = new Agent({ connect: { ...(tls.ca !== undefined ? { ca: tls.ca } : {}), ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}) } })
+  return explained(async (url, init) => await (undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>))
+}
+
+// TLS alerts and certificate checks surface as fetch's bare "fetch failed"; the cause names them.
+const CERT_HINT = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALT_NAME/
+
+/** fetch whose connection failures carry CLIENT_FETCH_FAILED, the URL and the cause (e.g. a certificate the CA does not sign). */
+function explained (fetch: Fetch): Fetch {
+  return async (url, init) => {
+    try { return await fetch(url, init) } catch (err) {
+      const cause = (err as { cause?: { code?: string, message?: string } }).cause
+      const code = cause?.code ?? ''
+      const hint = CERT_HINT.test(code) ? ' (name the CA that signed the node\'s certificate: --ca or MEDCHAIN_CA)' : code.includes('ALERT') || code === 'ECONNRESET' ? ' (a node requiring client certificates refuses a client without one: --cert and --cert-key)' : ''
+      throw Object.assign(new ApiError(0, 'CLIENT_FETCH_FAILED', `${url}: ${code !== '' ? code + ' ' : ''}${cause?.message ?? (err as Error).message}${hint}`), { cause })
+    }
+  }
+}
+
+/**
+ * The TLS files a CLI command names (--ca, --cert, --cert-key) or the environment does
+ * (MEDCHAIN_CA, MEDCHAIN_CLIENT_CERT, MEDCHAIN_CLIENT_KEY), read; undefined when none.
+ */
+export function clientTlsFromFiles (o: { ca?: string, cert?: string, certKey?: string }): ClientTls | undefined {
+  const ca = o.ca ?? nonEmpty(process.env.MEDCHAIN_CA)
+  const cert = o.cert ?? nonEmpty(process.env.MEDCHAIN_CLIENT_CERT)
+  const key = o.certKey ?? nonEmpty(process.env.MEDCHAIN_CLIENT_KEY)
+  if (ca === undefined && cert === undefined && key === undefined) return undefined
+  const read = (what: string, path: string | undefined): Buffer | undefined => {
+    if (path === undefined) return undefined
+    try { return readFileSync(path) } catch (err) { throw new ApiError(0, 'CLIENT_TLS_UNREADABLE', `${what} ${path}: ${(err as Error).message}`) }
+  }
+  return { ca: read('CA file', ca), cert: read('client certificate', cert), key: read('client certificate key', key) }
+}
+
+function nonEmpty (v: string | undefined): string | undefined { return v === undefined || v === '' ? undefined : v }
+
 export class MedchainClient {
   private chainIdCache: string | null = null
   private audienceCache: string | null = null
   private readonly tokens: TokenSigner | null
   private readonly signer: TxSigner | null
+  private readonly fetch: Fetch
   /**
    * `key`: the caller's ed25519 seed (the same key file as for transactions): every
    * request then carries a fresh single-use token signed with it (docs/access-table.md).
+   * `tls`: the CA to trust and the client certificate to present, for an https:// node.
    */
-  constructor (readonly baseUrl: string, opts: { key?: Uint8Array } = {}) {
+  constructor (readonly baseUrl: string, private readonly opts: { key?: Uint8Array, tls?: ClientTls } = {}) {
     this.tokens = opts.key === undefined ? null : new TokenSigner(opts.key)
     this.signer = opts.key === undefined ? null : seedSigner(opts.key)
+    this.fetch = fetchWith(opts.tls)
   }
 
-  /** The same node and key with another caller's key. */
-  as (key: Uint8Array): MedchainClient { return new MedchainClient(this.baseUrl, { key }) }
+  /** The same node and TLS trust with another caller's key. */
+  as (key: Uint8Array): MedchainClient { return new MedchainClient(this.baseUrl, { ...this.opts, key }) }
 
   get publicKey (): Uint8Array | null { return this.tokens?.publicKey ?? null }
 
@@ -40,7 +98,7 @@ export class MedchainClient {
   async authHeaders (opts: ReadOptions = {}): Promise<Record<string, string>> {
     if (this.tokens === null) return {}
     if (this.audienceCache === null) {
-      const s = await this.parse<{ chainId: string, nodeKey: string }>(await fetch(this.baseUrl + '/v1/status'))
+      const s = await this.parse<{ chainId: string, nodeKey: string }>(await this.fetch(this.baseUrl + '/v1/status'))
       this.chainIdCache = s.chainId
       this.audienceCache = audienceOf(s.chainId, s.nodeKey)
     }
@@ -48,7 +106,7 @@ export class MedchainClient {
   }
 
   async get<T = unknown> (path: string, opts: ReadOptions = {}): Promise<T> {
-    const res = await fetch(this.baseUrl + path, { headers: await this.authHeaders(opts) })
+    const res = await this.fetch(this.baseUrl + path, { headers: await this.authHeaders(opts) })
     return await this.parse<T>(res)
   }
 
@@ -92,13 +150,13 @@ export class MedchainClient {
   /** Submits signed bytes as application/cbor; with wait, answers once committed. */
   async submit (bytes: Uint8Array, opts: { wait?: boolean, timeoutMs?: number } = {}): Promise<Record<string, unknown>> {
     const q = opts.wait === true ? `?wait=commit&timeoutMs=${opts.timeoutMs ?? 30_000}` : ''
-    const res = await fetch(`${this.baseUrl}/v1/txs${q}`, { method: 'POST', headers: { 'content-type': 'application/cbor', ...await this.authHeaders() }, body: bytes as Uint8Array<ArrayBuffer> })
+    const res = await this.fetch(`${this.baseUrl}/v1/txs${q}`, { method: 'POST', headers: { 'content-type': 'application/cbor', ...await this.authHeaders() }, body: bytes as Uint8Array<ArrayBuffer> })
     return await this.parse(res)
   }
 
   /** Submits as JSON with base64, the form browsers and curl users send. */
   async submitJson (bytes: Uint8Array, opts: { wait?: boolean } = {}): Promise<Record<string, unknown>> {
-    const res = await fetch(`${this.baseUrl}/v1/txs${opts.wait === true ? '?wait=commit' : ''}`, { method: 'POST', headers: { 'content-type': 'application/json', ...await this.authHeaders() }, body: JSON.stringify({ tx: toBase64(bytes) }) })
+    const res = await this.fetch(`${this.baseUrl}/v1/txs${opts.wait === true ? '?wait=commit' : ''}`, { method: 'POST', headers: { 'content-type': 'application/json', ...await this.authHeaders() }, body: JSON.stringify({ tx: toBase64(bytes) }) })
     return await this.parse(res)
   }
 

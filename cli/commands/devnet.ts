@@ -6,16 +6,18 @@ import { Command } from 'commander'
 import { readGenesis } from '../../node/genesis.js'
 import { readConfig } from '../../node/config.js'
 import { homePaths } from '../home.js'
-import { writeTestnet } from './testnet.js'
+import { testnetTlsPaths, writeTestnet, writeTestnetTls } from './testnet.js'
+import { fetchWith, type Fetch } from '../client.js'
 import { writePrometheusFiles } from '../prometheus.js'
 
 export interface DevnetNode { name: string, pid: number, api: string, dashboard: string, metrics: string, p2p: string, home: string }
-export interface DevnetInfo { chainId: string, home: string, nodes: DevnetNode[] }
+/** `ca`: the PEM CA clients trust (--ca / MEDCHAIN_CA) when the devnet serves HTTPS. */
+export interface DevnetInfo { chainId: string, home: string, nodes: DevnetNode[], ca?: string }
 
 const MAIN = fileURLToPath(new URL('../main.js', import.meta.url))
 
 /** Resolves once a validator process's API answers /healthz; rejects if the process exits first. */
-export async function waitForApi (url: string, child: ChildProcess, timeoutMs: number, logPath?: string): Promise<void> {
+export async function waitForApi (url: string, child: ChildProcess, timeoutMs: number, logPath?: string, fetch: Fetch = fetchWith(undefined)): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -35,11 +37,16 @@ function logTail (path: string, lines: number): string {
 }
 
 /** Starts one validator process per home of a devnet folder; returns once every API answers. */
-export async function runDevnet (opts: { validators: number, home: string, basePort: number, chainId: string }): Promise<{ info: DevnetInfo, children: ChildProcess[] }> {
+export async function runDevnet (opts: { validators: number, home: string, basePort: number, chainId: string, tls?: boolean }): Promise<{ info: DevnetInfo, children: ChildProcess[] }> {
   const home = resolve(opts.home)
   if (!existsSync(join(home, 'node0', 'genesis.json'))) {
-    writeTestnet({ validators: opts.validators, out: home, chainId: opts.chainId, basePort: opts.basePort })
+    const { homes } = writeTestnet({ validators: opts.validators, out: home, chainId: opts.chainId, basePort: opts.basePort })
+    if (opts.tls === true) await writeTestnetTls(home, homes)
   }
+  // An existing devnet keeps what it was created with: HTTPS when its homes name certificates.
+  const caFile = testnetTlsPaths(home).ca.cert
+  const ca = existsSync(caFile) ? caFile : undefined
+  const fetch = fetchWith(ca === undefined ? undefined : { ca: readFileSync(ca) })
   const homes = readdirSync(home).filter(d => /^node\d+$/.test(d)).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4))).map(d => join(home, d))
   const genesis = readGenesis(homePaths(homes[0]).genesis)
   const children: ChildProcess[] = []
@@ -53,8 +60,8 @@ export async function runDevnet (opts: { validators: number, home: string, baseP
     const api = `${config.api.tlsCert === '' ? 'http' : 'https'}://${config.api.host}:${config.api.port}`
     nodes.push({ name: config.moniker, pid: child.pid ?? -1, api, dashboard: `${api}/`, metrics: `http://${config.metrics.host}:${config.metrics.port}/metrics`, p2p: `/ip4/${config.p2p.host}/tcp/${config.p2p.port}`, home: h })
   }
-  await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 90_000, homePaths(n.home).log)))
-  const info: DevnetInfo = { chainId: genesis.chainId, home, nodes }
+  await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 90_000, homePaths(n.home).log, fetch)))
+  const info: DevnetInfo = { chainId: genesis.chainId, home, nodes, ...(ca !== undefined ? { ca } : {}) }
   writeFileSync(join(home, 'devnet.json'), JSON.stringify(info, null, 2) + '\n')
   writePrometheusFiles(home, info)
   return { info, children }
@@ -78,12 +85,14 @@ export function devnetCommand (): Command {
     .option('--home <dir>', 'devnet folder (node homes, devnet.json, logs)', '.devnet')
     .option('--base-port <port>', 'API port of node0 (node i: base+10i API, base+10i+1 p2p)', v => parseInt(v, 10), 26600)
     .option('--chain-id <id>', 'chain id when creating', 'medchain-devnet')
-    .action(async (o: { validators: number, home: string, basePort: number, chainId: string }) => {
+    .option('--tls', 'when creating: a local CA (<home>/ca/ca.pem) and a certificate per node, so the APIs serve HTTPS')
+    .action(async (o: { validators: number, home: string, basePort: number, chainId: string, tls?: boolean }) => {
       const { info, children } = await runDevnet(o)
       console.log(`medchain devnet "${info.chainId}" with ${info.nodes.length} validators (home ${info.home})`)
       for (const n of info.nodes) {
         console.log(`  ${n.name.padEnd(7)} pid ${String(n.pid).padEnd(7)} api ${n.api}  dashboard ${n.dashboard}  metrics ${n.metrics}  p2p ${n.p2p}`)
       }
+      if (info.ca !== undefined) console.log(`  HTTPS with a local CA: export MEDCHAIN_CA=${info.ca} (or --ca) for the CLI`)
       console.log(`  written to ${join(info.home, 'devnet.json')}; logs in each node's node.log. Ctrl-C stops every validator.`)
       console.log(`  Prometheus: prometheus --config.file=${join(info.home, 'prometheus.yml')} (alert rules copied next to it; Grafana dashboard in deploy/grafana/)`)
       let stopping = false

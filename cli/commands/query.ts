@@ -2,7 +2,8 @@ import { Command } from 'commander'
 import { readKeyFile } from '../../crypto/index.js'
 import { MAX_PAGE_LIMIT } from '../../ledger/index.js'
 import { decisionParams, pageParams } from '../../node/query/params.js'
-import { MedchainClient } from '../client.js'
+import { MedchainClient, clientTlsFromFiles } from '../client.js'
+import { tlsOptions, type TlsFileOptions } from './tlsOptions.js'
 import { openSealedJson } from '../sealed.js'
 
 /** The answer as printed: sealed free text that the --key can open shown as plain text. */
@@ -12,13 +13,14 @@ function shown (value: unknown, o: { key?: string }): string {
 
 const KEY_HELP = 'key file to sign the request with (a patient, provider, or member key; docs/access-table.md)'
 
-/** --node, and --key: the key file every request is signed with (as for transactions). */
-const nodeOption = (cmd: Command): Command => cmd
+/** --node, --key (the key file every request is signed with, as for transactions) and the TLS files. */
+const nodeOption = (cmd: Command): Command => tlsOptions(cmd
   .option('--node <url>', 'node API URL', process.env.MEDCHAIN_NODE ?? 'http://127.0.0.1:26600')
-  .option('--key <file>', KEY_HELP, process.env.MEDCHAIN_KEY)
+  .option('--key <file>', KEY_HELP, process.env.MEDCHAIN_KEY))
 
-function clientOf (o: { node: string, key?: string }): MedchainClient {
-  return new MedchainClient(o.node, o.key === undefined ? {} : { key: readKeyFile(o.key).seed })
+function clientOf (o: { node: string, key?: string } & TlsFileOptions): MedchainClient {
+  const tls = clientTlsFromFiles(o)
+  return new MedchainClient(o.node, { ...(o.key !== undefined ? { key: readKeyFile(o.key).seed } : {}), ...(tls !== undefined ? { tls } : {}) })
 }
 
 function q (name: string, description: string, path: (...args: string[]) => string, args: string[] = []): Command {
@@ -27,13 +29,13 @@ function q (name: string, description: string, path: (...args: string[]) => stri
   nodeOption(cmd)
   cmd.action(async (...params: unknown[]) => {
     const values = params.slice(0, args.length) as string[]
-    const opts = params[args.length] as { node: string, key?: string }
+    const opts = params[args.length] as { node: string, key?: string } & TlsFileOptions
     console.log(shown(await clientOf(opts).get(path(...values)), opts))
   })
   return cmd
 }
 
-interface PageOptions { node: string, key?: string, purpose?: string, category?: string, record?: string, limit?: number, before?: string, after?: string, all?: boolean }
+interface PageOptions extends TlsFileOptions { node: string, key?: string, purpose?: string, category?: string, record?: string, limit?: number, before?: string, after?: string, all?: boolean }
 
 /**
  * A patient's list, newest first: one page (with `next`), or with --all every page,
@@ -103,7 +105,7 @@ export function queryCommand (): Command {
     // The words are checked against the ledger's lists before anything is sent (API_BAD_<FIELD>).
     const checked = decisionParams({ patient: o.patient, grantee: o.grantee, category: o.category, action: o.action, purpose: o.purpose })
     const params = new URLSearchParams({ patient: checked.patient, grantee: checked.grantee, category: checked.category, action: checked.action, purpose: checked.purpose, ...(o.time !== undefined ? { time: o.time } : {}) })
-    console.log(JSON.stringify(await clientOf({ node: o.node, key: o.key }).get(`/v1/decision?${params.toString()}`), null, 2))
+    console.log(JSON.stringify(await clientOf(o as unknown as { node: string, key?: string } & TlsFileOptions).get(`/v1/decision?${params.toString()}`), null, 2))
   })
   cmd.addCommand(decision)
   return cmd

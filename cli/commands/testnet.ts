@@ -1,9 +1,12 @@
-import { writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { isIPv4 } from 'node:net'
 import { Command } from 'commander'
 import { toHex } from '../../codec/index.js'
 import { createHome, homePaths } from '../home.js'
 import { NodeError } from '../../node/errors.js'
+import { readConfig, writeConfig } from '../../node/config.js'
+import { createCa, issueCert, readPemPair, writePemPair, type CaFiles } from '../tlsCa.js'
 import type { Genesis } from '../../node/genesis.js'
 
 export interface TestnetOptions {
@@ -52,6 +55,40 @@ export function writeTestnet (opts: TestnetOptions): { genesis: Genesis, homes: 
   return { genesis, homes }
 }
 
+/** Where a testnet's TLS files are: the CA (and, with mTLS, one client certificate) under <out>/ca/. */
+export function testnetTlsPaths (out: string): { ca: CaFiles, client: CaFiles } {
+  const dir = join(out, 'ca')
+  return { ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') }, client: { cert: join(dir, 'client.pem'), key: join(dir, 'client-key.pem') } }
+}
+
+/**
+ * A development PKI for the homes of a testnet: a CA under <out>/ca/ (reused if present),
+ * a server certificate per node in <home>/tls/ (SANs 127.0.0.1, ::1, localhost, its host)
+ * named in its config.toml, so its API serves HTTPS; with `mtls`, each node also requires
+ * client certificates from that CA and <out>/ca/client.pem is issued for the CLI.
+ */
+export async function writeTestnetTls (out: string, homes: string[], opts: { mtls?: boolean, hosts?: string[] } = {}): Promise<{ ca: string, client?: CaFiles }> {
+  const paths = testnetTlsPaths(out)
+  const ca = existsSync(paths.ca.cert) ? readPemPair(paths.ca) : await createCa(`medchain testnet CA (${out})`)
+  writePemPair(join(out, 'ca'), 'ca', ca)
+  for (const [i, home] of homes.entries()) {
+    const config = readConfig(home)
+    const hosts = ['127.0.0.1', '::1', 'localhost', config.api.host, config.p2p.host, ...(opts.hosts?.[i] !== undefined ? [opts.hosts[i]] : [])]
+      .filter(h => h !== '0.0.0.0' && h !== '::' && h !== '')
+    const dir = join(home, 'tls')
+    writePemPair(dir, 'node', await issueCert(ca, { commonName: config.moniker, usage: 'server', hosts }))
+    copyFileSync(paths.ca.cert, join(dir, 'ca.pem'))
+    // Relative to the home, so a home folder can be moved to its machine as it is.
+    config.api.tlsCert = 'tls/node.pem'
+    config.api.tlsKey = 'tls/node-key.pem'
+    config.api.tlsClientCa = opts.mtls === true ? 'tls/ca.pem' : ''
+    writeConfig(home, config)
+  }
+  if (opts.mtls !== true) return { ca: paths.ca.cert }
+  writePemPair(join(out, 'ca'), 'client', await issueCert(ca, { commonName: 'medchain testnet client', usage: 'client' }))
+  return { ca: paths.ca.cert, client: paths.client }
+}
+
 export function testnetCommand (): Command {
   return new Command('testnet')
     .description('write genesis.json and one node home per validator (keys, config.toml with distinct ports)')
@@ -61,8 +98,14 @@ export function testnetCommand (): Command {
     .option('--base-port <port>', 'API port of node0; node i uses base+10i (API) and base+10i+1 (p2p)', v => parseInt(v, 10), 26600)
     .option('--hosts <list>', 'comma-separated IPv4 address of each validator\'s machine, in order (its p2p address in genesis and its p2p.host); default 127.0.0.1 for all',
       v => v.split(',').map(h => h.trim()))
-    .action((o: { out: string, validators: number, chainId: string, basePort: number, hosts?: string[] }) => {
+    .option('--tls', 'also write a local CA (<out>/ca/ca.pem) and a certificate per node: the APIs serve HTTPS (clients: --ca <out>/ca/ca.pem or MEDCHAIN_CA)')
+    .option('--mtls', 'as --tls, and the nodes require client certificates from that CA; one is written to <out>/ca/client.pem (clients: --cert, --cert-key)')
+    .action(async (o: { out: string, validators: number, chainId: string, basePort: number, hosts?: string[], tls?: boolean, mtls?: boolean }) => {
       const { homes } = writeTestnet({ validators: o.validators, out: o.out, chainId: o.chainId, basePort: o.basePort, hosts: o.hosts })
       for (const h of homes) console.log(h)
+      if (o.tls === true || o.mtls === true) {
+        const files = await writeTestnetTls(o.out, homes, { mtls: o.mtls, hosts: o.hosts })
+        console.log(`CA ${files.ca}` + (files.client !== undefined ? `; client certificate ${files.client.cert} (key ${files.client.key})` : ''))
+      }
     })
 }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { readKeyFile } from '../../crypto/index.js'
 import { isTxKind, parseTxBody, seedSigner, TX_KINDS } from '../../ledger/index.js'
-import { MedchainClient } from '../client.js'
+import { MedchainClient, clientTlsFromFiles } from '../client.js'
+import { tlsOptions, type TlsFileOptions } from './tlsOptions.js'
 import { fromHex } from '../../codec/index.js'
 import { bodyFromJson } from '../bodies.js'
 import { sealBody, sealedFieldOf, sealRecipients } from '../sealed.js'
@@ -26,7 +27,7 @@ Kinds: ${TX_KINDS.join(', ')}
 Body fields of each kind: ledger/README.md`
 
 export function txCommand (): Command {
-  return new Command('tx')
+  return tlsOptions(new Command('tx'))
     .description('build, sign and submit a transaction')
     .argument('<kind>', `transaction kind (${TX_KINDS.join('|')})`)
     .requiredOption('--key <file>', 'key file of the sender (medchain keys generate)')
@@ -36,14 +37,15 @@ export function txCommand (): Command {
     .option('--wait', 'wait until the transaction is committed and print its result')
     .option('--seal-to <keys>', 'comma-separated ed25519 keys (hex) to seal free text to, besides the patient and the sender\'s organisation')
     .addHelpText('after', EXAMPLES)
-    .action(async (kind: string, o: { key: string, body: string, node: string, nonce?: number, wait?: boolean, sealTo?: string }) => {
+    .action(async (kind: string, o: { key: string, body: string, node: string, nonce?: number, wait?: boolean, sealTo?: string } & TlsFileOptions) => {
       if (!isTxKind(kind)) throw Object.assign(new Error(`unknown kind ${kind}; one of ${TX_KINDS.join(', ')}`), { code: 'TX_UNKNOWN_KIND' })
       const text = o.body.startsWith('@') ? readFileSync(o.body.slice(1), 'utf8') : o.body
       let json: unknown
       try { json = JSON.parse(text) } catch (err) { throw Object.assign(new Error(`--body is not JSON: ${(err as Error).message}`), { code: 'CLI_BAD_BODY' }) }
       const key = readKeyFile(o.key)
       // The same key signs the transaction and the request (its nonce lookup, its rate-limit identity).
-      const client = new MedchainClient(o.node, { key: key.seed })
+      const tls = clientTlsFromFiles(o)
+      const client = new MedchainClient(o.node, { key: key.seed, ...(tls !== undefined ? { tls } : {}) })
       let raw = bodyFromJson(json)
       const field = sealedFieldOf(kind)
       if (field !== undefined && typeof raw[field] === 'string') {
