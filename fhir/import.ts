@@ -92,12 +92,13 @@ export function consentToGrant (resource: unknown, opts: ImportOptions): ImportR
     for (const k of Object.keys(sub)) {
       if (!EXCEPTION_PROVISION.has(k)) is.refuse(`${path}.${k}`, k === 'actor' || k === 'purpose' || k === 'action' || k === 'period' ? `an exclusion applies to the whole grant; a deny limited by ${k} is not representable` : elementReason(k))
     }
-    const scope = readScope(is, path, sub)
-    if (scope === null) return
-    if (scope.length === CATEGORIES.length + 1 && sub.code === undefined && sub.securityLabel === undefined) {
-      is.refuse(path, 'a deny of every category revokes the whole grant: nothing to record', 'business-rule')
+    if (sub.code === undefined && sub.securityLabel === undefined) {
+      // Limited only by elements refused above (data, dataPeriod...), or by nothing: a deny of all data.
+      if (Object.keys(sub).every(k => EXCEPTION_PROVISION.has(k))) is.refuse(path, 'a deny of all data leaves the grant nothing to permit', 'business-rule')
       return
     }
+    const scope = readScope(is, path, sub)
+    if (scope === null) return
     if (scope.includes(WILDCARD)) { is.refuse(`${path}.securityLabel`, 'an exclusion names categories; N (all normal data) is not one'); return }
     for (const cat of scope as Category[]) if (!exclude.includes(cat)) exclude.push(cat)
   })
