@@ -5,6 +5,7 @@ import { toJson } from './json.js'
 import type { Metrics } from './metrics.js'
 import type { PageRequest } from '../ledger/index.js'
 import { PAGE_QUERY_PROPERTIES, decisionParams, pageParams, type DecisionParams } from './query/params.js'
+import { registerFhirRoutes, type FhirBackend } from './fhir-api.js'
 
 /** What the HTTP API needs from a running node. */
 export interface ApiBackend {
@@ -28,6 +29,8 @@ export interface ApiBackend {
   metricsText (): Promise<string>
   explorerHtml (): string
   openApi (): unknown
+  /** FHIR R4 routes under /fhir (node/fhir-api.ts). */
+  fhir?: FhirBackend
 }
 
 /** What the event stream carries: committed blocks and, per transaction, the patients it touches. */
@@ -164,6 +167,8 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     }
   }, async (req: FastifyRequest<{ Querystring: { patient: string, grantee: string, category: string, action: string, purpose: string, time?: number } }>, reply) =>
     json(reply, backend.decision(decisionParams(req.query))))
+
+  if (backend.fhir !== undefined) registerFhirRoutes(app, backend.fhir)
 
   app.get('/v1/events', {
     schema: { querystring: { type: 'object', properties: { patient: { type: 'string', pattern: HEX64 } }, additionalProperties: false } }
