@@ -15,6 +15,8 @@ export interface BenchNode {
   home: string
   dataDir: string
   api: string
+  /** Its metrics listener (127.0.0.1). */
+  metrics: string
   publicKeyHex: string
   seed: Uint8Array
   /** Extra node arguments (e.g. --cpu-prof) for this validator only. */
@@ -124,6 +126,7 @@ export class BenchCluster {
         home,
         dataDir: homePaths(home).data,
         api: `http://${config.api.host}:${config.api.port}`,
+        metrics: `http://${config.metrics.host}:${config.metrics.port}/metrics`,
         publicKeyHex: genesis.validators[i].publicKey,
         seed: key.seed,
         nodeArgs: this.opts.nodeArgs?.(i) ?? [],

@@ -1,3 +1,4 @@
+import { MedchainClient } from '../cli/client.js'
 import { Agent, request, type IncomingMessage } from 'node:http'
 import type { BenchTx } from './workload.js'
 
@@ -53,12 +54,14 @@ export class CommitTracker {
   onTx: ((e: CommitEvent) => void) | null = null
   onBlock: ((height: number, txCount: number, at: number) => void) | null = null
 
-  constructor (readonly api: string) {}
+  /** `memberSeed`: a member's key, which alone sees every commit on the stream (docs/access-table.md, E1). */
+  constructor (readonly api: string, private readonly memberSeed: Uint8Array) {}
 
   async connect (): Promise<void> {
     const url = new URL('/v1/events', this.api)
+    const auth = await new MedchainClient(this.api, { key: this.memberSeed }).authHeaders()
     await new Promise<void>((resolve, reject) => {
-      this.req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'GET', headers: { accept: 'text/event-stream' } }, res => {
+      this.req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'GET', headers: { accept: 'text/event-stream', ...auth } }, res => {
         if (res.statusCode !== 200) { reject(new Error(`event stream answered ${res.statusCode}`)); return }
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => this.feed(chunk))

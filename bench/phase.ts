@@ -1,7 +1,7 @@
 import hdr from 'hdr-histogram-js'
 import type { BenchCluster } from './cluster.js'
 import { CommitTracker, runLoad, type LoadPlan, type Submitter } from './loadgen.js'
-import { chainCounters, cpuSeconds, diskBytes, rssBytes } from './probe.js'
+import { chainCounters, cpuSeconds, diskBytes, rssBytes, stateCommitSeconds } from './probe.js'
 import type { BenchTx } from './workload.js'
 
 export interface LatencySummary { count: number, p50: number, p90: number, p99: number, max: number, mean: number }
@@ -40,6 +40,8 @@ export interface PhaseResult {
   timeline: TimelinePoint[]
   perValidator: ValidatorStats[]
   cpuUsPerTxMean: number
+  /** Time in the state commitment (state tree) per committed tx per validator, µs (mean over validators). */
+  stateCommitUsPerTx: number
   /** Data dir bytes (mean over validators) per transaction committed on the chain so far. */
   diskBytesPerTx: number
   rawTxBytes: number
@@ -86,7 +88,8 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
   const live = cluster.nodes.filter(n => cluster.running(n.index)).map(n => n.index)
   const pids = live.map(i => cluster.pid(i) ?? -1)
   const cpu0 = pids.map(p => cpuSeconds(p) ?? 0)
-  const counters0 = await chainCounters(cluster.nodes[live[0]].api)
+  const counters0 = await chainCounters(cluster.nodes[live[0]].metrics)
+  const commit0 = await Promise.all(live.map(async i => await stateCommitSeconds(cluster.nodes[i].metrics)))
   const harness0 = process.cpuUsage()
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 })
   await waitMempoolEmpty(cluster.nodes[live[0]].api, 60_000)
@@ -154,7 +157,8 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
 
   const cpu1 = pids.map(p => cpuSeconds(p) ?? 0)
   const disk1 = live.map(i => diskBytes(cluster.nodes[i].dataDir))
-  const counters1 = await chainCounters(cluster.nodes[live[0]].api)
+  const counters1 = await chainCounters(cluster.nodes[live[0]].metrics)
+  const commit1 = await Promise.all(live.map(async i => await stateCommitSeconds(cluster.nodes[i].metrics)))
   const harness1 = process.cpuUsage(harness0)
   const loadS = (outcome.endedAt - outcome.startedAt) / 1000
   const perValidator: ValidatorStats[] = live.map((i, j) => {
@@ -204,6 +208,7 @@ export async function runPhase (input: PhaseInput): Promise<PhaseResult> {
     timeline,
     perValidator,
     cpuUsPerTxMean: perValidator.reduce((a, v) => a + v.cpuUsPerTx, 0) / Math.max(1, perValidator.length),
+    stateCommitUsPerTx: committed > 0 ? commit1.reduce((a, c, j) => a + (c - commit0[j]), 0) / live.length * 1e6 / committed : 0,
     // Whole data dir over every tx the chain holds: growth per phase swings with LevelDB compaction.
     diskBytesPerTx: counters1.txs > 0 ? disk1.reduce((a, b) => a + b, 0) / disk1.length / counters1.txs : 0,
     rawTxBytes: input.rawTxBytes,

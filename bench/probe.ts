@@ -39,6 +39,12 @@ export function diskBytes (dir: string): number {
   return total
 }
 
+/** Seconds a node has spent on the state commitment (medchain_state_commit_seconds_total); 0 if not exported. */
+export async function stateCommitSeconds (api: string): Promise<number> {
+  const text = await (await fetch(`${api}/metrics`)).text()
+  return metricValue(text, 'medchain_state_commit_seconds_total') ?? 0
+}
+
 /** One Prometheus text-format sample value (no labels, or an exact label string). */
 export function metricValue (text: string, name: string, labels = ''): number | null {
   const needle = labels === '' ? `${name} ` : `${name}{${labels}} `
@@ -50,9 +56,9 @@ export function metricValue (text: string, name: string, labels = ''): number | 
 
 export interface ChainCounters { height: number, blocks: number, txs: number, roundsSum: number, roundsCount: number, timeouts: number, syncBlocks: number }
 
-/** Chain figures from a node's /metrics: height, blocks, rounds per height, timeouts. */
-export async function chainCounters (api: string): Promise<ChainCounters> {
-  const text = await (await fetch(`${api}/metrics`)).text()
+/** Chain figures from a node's metrics listener URL: height, blocks, rounds per height, timeouts. */
+export async function chainCounters (metricsUrl: string): Promise<ChainCounters> {
+  const text = await (await fetch(metricsUrl)).text()
   let timeouts = 0
   let txs = 0
   for (const line of text.split('\n')) {

@@ -2,7 +2,7 @@ import type { BenchResult } from './run.js'
 import type { PhaseResult } from './phase.js'
 
 /** The targets of DESIGN.md "Performance targets". */
-export const TARGETS = { txPerSec4: 5000, p50Ms: 150, p99Ms: 500, cpuUsPerTx: 250, rssBytes: 300 * 1024 * 1024, diskRatio: 2, catchupTxPerSec: 10_000 }
+export const TARGETS = { txPerSec4: 5000, p50Ms: 150, p99Ms: 500, cpuUsPerTx: 250, stateCommitUsPerTx: 40, rssBytes: 300 * 1024 * 1024, diskRatio: 2, catchupTxPerSec: 10_000 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 const f1 = (n: number): string => n.toFixed(1)
@@ -21,6 +21,7 @@ function phaseRows (p: PhaseResult, r: BenchResult): Row[] {
   rows.push([`${p.name}: peak 1 s / inside load window`, `${int(p.peakTxPerSec)} / ${int(p.txPerSecLoadWindow)}`, `load ${f1(p.durationS)} s + drain ${f1(p.drainS)} s`, ''])
   rows.push([`${p.name}: submitted / accepted / committed`, `${int(p.submitted)} / ${int(p.accepted)} / ${int(p.committed)}`, Object.keys(p.rejected).length > 0 ? `refused ${JSON.stringify(p.rejected)}` : '', ''])
   rows.push([`${p.name}: latency p50 / p90 / p99 / max ms`, `${f1(p.latencyMs.p50)} / ${f1(p.latencyMs.p90)} / ${f1(p.latencyMs.p99)} / ${f1(p.latencyMs.max)}`, `target p50 ${TARGETS.p50Ms}, p99 ${TARGETS.p99Ms}`, `${ratio(p.latencyMs.p50, TARGETS.p50Ms)}, ${ratio(p.latencyMs.p99, TARGETS.p99Ms)}`])
+  if (p.stateCommitUsPerTx !== undefined) rows.push([`${p.name}: state commitment µs per committed tx per validator (mean)`, f1(p.stateCommitUsPerTx), `verify ${f1(b.verifyCpuUs ?? b.verifyUs)} CPU µs; target ${TARGETS.stateCommitUsPerTx}`, `${ratio(p.stateCommitUsPerTx, b.verifyCpuUs ?? b.verifyUs)}; ${ratio(p.stateCommitUsPerTx, TARGETS.stateCommitUsPerTx)}`])
   rows.push([`${p.name}: CPU µs per committed tx per validator (mean)`, f1(p.cpuUsPerTxMean), `verify ${f1(b.verifyCpuUs ?? b.verifyUs)} CPU µs; target ${TARGETS.cpuUsPerTx}`, `${ratio(p.cpuUsPerTxMean, b.verifyCpuUs ?? b.verifyUs)}; ${ratio(p.cpuUsPerTxMean, TARGETS.cpuUsPerTx)}`])
   for (const v of p.perValidator) {
     rows.push([`  ${v.name}: CPU s, µs/tx, RSS (peak)`, `${f1(v.cpuSeconds)} s, ${f1(v.cpuUsPerTx)}, ${mb(v.rssBytes)} (${mb(v.peakRssBytes)})`, `RSS target ${mb(TARGETS.rssBytes)}`, ratio(v.peakRssBytes, TARGETS.rssBytes)])

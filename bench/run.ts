@@ -91,7 +91,7 @@ interface Running { cluster: BenchCluster, tracker: CommitTracker, submitter: Su
 async function startLoaded (o: BenchOptions, validators: number, dir: string, progress: Progress, nodeArgs?: (i: number) => string[]): Promise<Running> {
   o.log(`starting ${validators} validators in ${dir}`)
   const cluster = await BenchCluster.start({ validators, dir, nodeArgs })
-  const tracker = new CommitTracker(cluster.nodes[0].api)
+  const tracker = new CommitTracker(cluster.nodes[0].api, cluster.nodes[0].seed)
   await tracker.connect()
   const submitter = new Submitter(cluster.nodes.map(n => n.api), Math.max(4, Math.ceil(o.concurrency / validators)))
   const genesis = JSON.parse(readFileSync(join(cluster.nodes[0].home, 'genesis.json'), 'utf8')) as { genesisTime: number }

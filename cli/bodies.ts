@@ -1,11 +1,11 @@
 import { fromHex, compareBytes } from '../codec/index.js'
 
 // Body fields that carry bytes (32-byte keys, ids, hashes): written as hex on the command line.
-const BYTES_FIELDS = new Set(['key', 'patient', 'hash', 'record', 'grantId', 'newKey', 'request'])
-const SET_FIELDS = new Set(['categories', 'exclude', 'actions', 'purposes'])
+const BYTES_FIELDS = new Set(['key', 'patient', 'hash', 'record', 'grantId', 'newKey', 'request', 'representative', 'document', 'representation'])
+const SET_FIELDS = new Set(['categories', 'exclude', 'actions', 'purposes', 'scope'])
 // Consent window bounds: ms since epoch, or "now" / "+90d" (s, m, h, d) relative to the clock,
 // so an example on the command line keeps working as time passes.
-const TIME_FIELDS = new Set(['validFrom', 'validUntil'])
+const TIME_FIELDS = new Set(['validFrom', 'validUntil', 'majority'])
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 function timeOf (field: string, v: string, now: number): number {

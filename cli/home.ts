@@ -18,6 +18,8 @@ export function createHome (home: string, overrides: { moniker: string, apiPort:
   const config: NodeConfig = structuredClone(DEFAULT_CONFIG)
   config.moniker = overrides.moniker
   config.api.port = overrides.apiPort
+  // Testnet ports of node i: API base+10i, p2p +1, metrics +2.
+  config.metrics.port = overrides.apiPort + 2
   config.p2p.port = overrides.p2pPort
   if (overrides.p2pHost !== undefined) config.p2p.host = overrides.p2pHost
   writeConfig(p.home, config)

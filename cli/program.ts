@@ -7,6 +7,7 @@ import { startCommand } from './commands/start.js'
 import { txCommand } from './commands/tx.js'
 import { queryCommand } from './commands/query.js'
 import { verifyCommand } from './commands/verify.js'
+import { verifyChainCommand } from './commands/verifyChain.js'
 import { benchCommand } from './commands/bench.js'
 
 /** The `medchain` command tree; the binary and the tests both build it here. */
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   program.addCommand(txCommand())
   program.addCommand(queryCommand())
   program.addCommand(verifyCommand())
+  program.addCommand(verifyChainCommand())
   program.addCommand(benchCommand())
   return program
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** What the generator needs of a devnet: the shape of devnet.json. */
-export interface ScrapeTargets { chainId: string, nodes: Array<{ name: string, api: string }> }
+/** `metrics` is the node's metrics listener URL (its own port, 127.0.0.1 by default). */
+export interface ScrapeTargets { chainId: string, nodes: Array<{ name: string, metrics: string }> }
 
 export interface PrometheusConfigOptions {
   /** Scrape and rule evaluation intervals, Prometheus durations ("1s", "15s"). */
@@ -48,7 +49,7 @@ export function prometheusConfig (targets: ScrapeTargets, opts: PrometheusConfig
     '    static_configs:'
   ]
   for (const n of [...targets.nodes].sort((a, b) => a.name.localeCompare(b.name))) {
-    const url = new URL(n.api)
+    const url = new URL(n.metrics)
     lines.push(`      - targets: [${JSON.stringify(url.host)}]`, '        labels:', `          node: ${JSON.stringify(n.name)}`)
   }
   return lines.join('\n') + '\n'

@@ -34,6 +34,8 @@ export interface BlockHeader {
   txCount: number
   /** Application state root AFTER executing this block. */
   stateRoot: Uint8Array
+  /** Merkle root of the transactions' results, in block order (opaque to consensus). */
+  resultsRoot: Uint8Array
 }
 
 export interface CommitSig { validatorIndex: number, signature: Uint8Array }
@@ -114,7 +116,8 @@ export const BlockHeaderSchema = s.struct({
   lastCommitHash: hash,
   txRoot: hash,
   txCount: s.uint(LIMITS.maxTxsPerBlock),
-  stateRoot: hash
+  stateRoot: hash,
+  resultsRoot: hash
 })
 
 export const CommitSchema = s.struct({

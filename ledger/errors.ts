@@ -64,6 +64,13 @@ export type ResultCode =
   | 'WRITE_DENIED'
   | 'NOT_EMERGENCY_ROLE'
   | 'BREAK_GLASS_PURPOSE'
+  | 'NOT_REPRESENTATIVE'
+  | 'REPRESENTATION_INACTIVE'
+  | 'REPRESENTATION_UNKNOWN'
+  | 'REPRESENTATION_ALREADY_REVOKED'
+  | 'SCOPE_EXCEEDED'
+  | 'BAD_REPRESENTATIVE'
+  | 'TOO_MANY_REPRESENTATIONS'
 
 /** Thrown inside a handler to fail the current transaction with a result code. */
 export class TxFailure extends Error {

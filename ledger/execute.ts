@@ -8,10 +8,16 @@ import {
 import { decide, grantStatus, type Decision, type DecisionReason } from './decision.js'
 import type { TxBody, TxKind } from './kinds.js'
 import {
-  keys, type AccessRequest, type AuditEntry, type BlockPoint, type BreakGlassEvent, type BreakGlassWindow, type ChainInfo, type Grant,
+  keys, type AccessRequest, type ActedAs, type AuditEntry, type BlockPoint, type BreakGlassEvent, type BreakGlassWindow, type ChainInfo, type Grant,
   type Member, type Patient, type Provider, type RecordEntry, type Recovery
 } from './model.js'
+import {
+  MAX_REPRESENTATIONS, actingRepresentation, designator, grantCategoriesFit, grantWithinRequest, mayRevoke, representativeKeyProblem,
+  standingRepresentations, type ActingRefusal, type Representation, type RepresentationAct
+} from './representation.js'
+import { encodeResultLeaf, resultLeaf, resultsRoot } from './results.js'
 import { decodedWrites, Overlay, type Append, type LedgerState, type StateView, type Write } from './state.js'
+import type { SmtUpdate } from '../crypto/index.js'
 import { refusedAttempt, trailWriteRefusal } from './trail.js'
 import type { DecodedTx } from './tx.js'
 
@@ -46,19 +52,14 @@ export interface BlockExecution {
   writes: Write[]
   /** Append-only records (audit trail), in order; persisted but not kept in memory. */
   appends: Append[]
+  /** Root of the state tree after the block (the header's stateRoot). */
   stateRoot: Uint8Array
+  /** The state tree's node changes (persist them with the block). */
+  tree: SmtUpdate
+  /** Encoded ResultLeaf per transaction, and their Merkle root (the header's resultsRoot). */
+  resultLeaves: Uint8Array[]
+  resultsRoot: Uint8Array
   events: LedgerEvent[]
-}
-
-/**
- * The state root chains every change: sha256(prevRoot || encode([writes, appends])).
- * It commits to the whole state after each block without a Merkle tree over the state:
- * two nodes agree on a root only if they applied the same changes from the same genesis.
- * A block that changes nothing keeps the previous root.
- */
-export function nextStateRoot (prevRoot: Uint8Array, writes: Write[], appends: Append[]): Uint8Array {
-  if (writes.length === 0 && appends.length === 0) return prevRoot
-  return sha256(prevRoot, encode([writes, appends]))
 }
 
 /** Next nonce the sender must use (0 for a fresh key). */
@@ -87,7 +88,15 @@ type Handler<K extends TxKind> = (x: Exec, body: TxBody<K>) => void
  * a wrong nonce or a duplicate changes nothing. A failed transaction applies nothing else,
  * except that a refused access attempt is recorded in the patient's trail (W07).
  */
-export function executeBlock (state: LedgerState, ctx: BlockContext, txs: DecodedTx[]): BlockExecution {
+export interface ExecuteOptions {
+  /**
+   * Runs the state commitment (tree update over the block's writes); the node passes a
+   * wrapper that times it (the ledger reads no clock). Default: call it.
+   */
+  commitment?: <T>(fn: () => T) => T
+}
+
+export function executeBlock (state: LedgerState, ctx: BlockContext, txs: DecodedTx[], opts: ExecuteOptions = {}): BlockExecution {
   const ov = new Overlay(state)
   const chain = state.get<ChainInfo>(keys.chain())
   const at: BlockPoint = { height: ctx.height, time: ctx.time }
@@ -97,7 +106,10 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
   const seen = new Set<string>()
   let auditSeq = 0
   let bgSeq = 0
+  // Appends of transaction i are appends[firstAppend[i] .. firstAppend[i + 1]): its result leaf proves them.
+  const firstAppend: number[] = []
   for (let i = 0; i < txs.length; i++) {
+    firstAppend.push(appends.length)
     const tx = txs[i]
     if (seen.has(tx.idHex)) { results.push({ code: 'DUPLICATE_TX', log: 'transaction already in this block', events: [] }); continue }
     seen.add(tx.idHex)
@@ -131,7 +143,12 @@ export function executeBlock (state: LedgerState, ctx: BlockContext, txs: Decode
     events.push(...x.events)
   }
   const { writes, decoded } = ov.finish()
-  const exec: BlockExecution = { height: ctx.height, prevStateRoot: state.stateRoot, results, writes, appends, stateRoot: nextStateRoot(state.stateRoot, writes, appends), events }
+  firstAppend.push(appends.length)
+  const resultLeaves = results.map((r, i) => encodeResultLeaf(resultLeaf(r, appends.slice(firstAppend[i], firstAppend[i + 1]))))
+  const tree = opts.commitment === undefined ? state.stateTreeUpdate(writes) : opts.commitment(() => state.stateTreeUpdate(writes))
+  const exec: BlockExecution = {
+    height: ctx.height, prevStateRoot: state.stateRoot, results, writes, appends, stateRoot: tree.root, tree, resultLeaves, resultsRoot: resultsRoot(resultLeaves), events
+  }
   decodedWrites.set(exec, decoded)
   return exec
 }
@@ -205,6 +222,24 @@ function rotate (x: Exec, patient: Patient, newKey: Uint8Array): void {
   x.ov.delete(keys.recovery(patient.id))
   audit(x, patient.id, { type: 'patient.key_rotated' })
   emit(x, 'patient.key_rotated', patient.id, { newKey: toHex(newKey) })
+}
+
+/**
+ * Who acts for the patient in a consent transaction: with no `patientId`, the sender is the
+ * patient; else the patient's current key, or a representative whose representation is in
+ * force at block time with one of `acts` in its scope and that `fits` (R06..R13). Throws
+ * PATIENT_UNKNOWN, NOT_PATIENT, NOT_REPRESENTATIVE, REPRESENTATION_INACTIVE, SCOPE_EXCEEDED.
+ */
+function actingFor (
+  x: Exec, patientId: Uint8Array | undefined, acts: readonly RepresentationAct[], fits?: (r: Representation) => ActingRefusal | null
+): { patient: Patient, actedAs?: ActedAs } {
+  if (patientId === undefined) return { patient: senderPatient(x) }
+  const patient = patientById(x, patientId)
+  if (bytesEqual(patient.key, x.tx.tx.sender)) return { patient }
+  const found = actingRepresentation(x.ov, patient.id, x.tx.tx.sender, acts, x.at.time, fits)
+  if ('refusal' in found) fail(found.refusal.code, found.refusal.reason)
+  const r = found.representation
+  return { patient, actedAs: { representative: x.tx.tx.sender, representation: r.id, basis: r.basis } }
 }
 
 /** A provider's write decision, or the patient themself (D04). Throws WRITE_DENIED. */
@@ -292,7 +327,14 @@ const HANDLERS: { [K in TxKind]: Handler<K> } = {
   },
 
   'consent.grant' (x, b) {
-    const patient = senderPatient(x)
+    // A plain grant needs `grant` in a representative's scope; answering a request, `answer`
+    // (within what was requested) or `grant` (R11..R13).
+    const { patient, actedAs } = actingFor(x, b.patient, b.request === undefined ? ['grant'] : ['answer', 'grant'], r => {
+      if (!grantCategoriesFit(r, b.categories)) return { code: 'SCOPE_EXCEEDED', reason: 'CATEGORY_NOT_IN_SCOPE' }
+      if (b.request === undefined || r.scope.includes('grant')) return null
+      const req = x.ov.get<AccessRequest>(keys.request(r.patient, b.request))
+      return req === undefined || grantWithinRequest(req, b) ? null : { code: 'SCOPE_EXCEEDED', reason: 'BEYOND_REQUEST' }
+    })
     if (b.validUntil <= b.validFrom || b.validUntil <= x.at.time || b.validUntil - b.validFrom > MAX_GRANT_VALIDITY_MS) {
       fail('BAD_WINDOW', 'need validFrom < validUntil, validUntil after block time, at most 10 years')
     }
@@ -310,21 +352,21 @@ const HANDLERS: { [K in TxKind]: Handler<K> } = {
     }
     const grant: Grant = withoutUndefined({
       id: x.tx.id, patient: patient.id, grantee: g, categories: b.categories, exclude: b.exclude, actions: b.actions,
-      purposes: b.purposes, validFrom: b.validFrom, validUntil: b.validUntil, granted: x.at
+      purposes: b.purposes, validFrom: b.validFrom, validUntil: b.validUntil, granted: x.at, grantedBy: actedAs
     })
     x.ov.put(keys.consent(patient.id, x.tx.id), grant)
-    audit(x, patient.id, { type: 'consent.granted', grantId: x.tx.id })
-    emit(x, 'consent.granted', patient.id, { grantId: x.tx.idHex })
+    audit(x, patient.id, withoutUndefined({ type: 'consent.granted', grantId: x.tx.id, actedAs }))
+    emit(x, 'consent.granted', patient.id, actedAttributes({ grantId: x.tx.idHex }, actedAs))
   },
 
   'consent.revoke' (x, b) {
-    const patient = senderPatient(x)
+    const { patient, actedAs } = actingFor(x, b.patient, ['revoke'])
     const grant = x.ov.get<Grant>(keys.consent(patient.id, b.grantId))
     if (grant === undefined) fail('GRANT_UNKNOWN')
     if (grant.revoked !== undefined) fail('GRANT_ALREADY_REVOKED')
-    x.ov.put(keys.consent(patient.id, b.grantId), { ...grant, revoked: x.at })
-    audit(x, patient.id, { type: 'consent.revoked', grantId: b.grantId })
-    emit(x, 'consent.revoked', patient.id, { grantId: toHex(b.grantId) })
+    x.ov.put(keys.consent(patient.id, b.grantId), withoutUndefined({ ...grant, revoked: x.at, revokedBy: actedAs }))
+    audit(x, patient.id, withoutUndefined({ type: 'consent.revoked', grantId: b.grantId, actedAs }))
+    emit(x, 'consent.revoked', patient.id, actedAttributes({ grantId: toHex(b.grantId) }, actedAs))
   },
 
   'access.request' (x, b) {
@@ -400,5 +442,50 @@ const HANDLERS: { [K in TxKind]: Handler<K> } = {
     x.ov.put(keys.record(b.patient, b.record), { ...rec, erased: { ...x.at, by: x.tx.tx.sender } })
     audit(x, b.patient, { type: 'record.erased', record: b.record, category: rec.category, action: 'write', purpose: b.purpose })
     emit(x, 'record.erased', b.patient, { record: toHex(b.record) })
+  },
+
+  // ---- acting for a patient (ledger/representation.ts, rows R01..R16) ----
+
+  'representation.designate' (x, b) {
+    const patient = patientById(x, b.patient)
+    const designatedBy = designator(x.ov, patient, x.tx.tx.sender)
+    if (designatedBy === null) fail('NOT_AUTHORIZED', 'only the patient or a registrar (an active admin provider) designates a representative')
+    const problem = representativeKeyProblem(x.ov, patient, b.representative)
+    if (problem !== null) fail('BAD_REPRESENTATIVE', problem)
+    if ((b.validUntil !== undefined && b.validUntil <= x.at.time) || (b.majority !== undefined && b.majority <= x.at.time)) {
+      fail('BAD_WINDOW', 'validUntil and majority must be after block time')
+    }
+    if (standingRepresentations(x.ov, patient.id, x.at.time) >= MAX_REPRESENTATIONS) fail('TOO_MANY_REPRESENTATIONS')
+    const r: Representation = withoutUndefined({
+      id: x.tx.id, patient: patient.id, representative: b.representative, scope: b.scope, categories: b.categories, basis: b.basis,
+      document: b.document, validFrom: b.validFrom, validUntil: b.validUntil, majority: b.majority, designatedBy, designated: x.at
+    })
+    x.ov.put(keys.representation(patient.id, x.tx.id), r)
+    audit(x, patient.id, { type: 'representation.designated', representation: x.tx.id, basis: b.basis })
+    emit(x, 'representation.designated', patient.id, { representation: x.tx.idHex, representative: toHex(b.representative), basis: b.basis, scope: b.scope.join(' ') })
+  },
+
+  'representation.revoke' (x, b) {
+    const patient = patientById(x, b.patient)
+    const r = x.ov.get<Representation>(keys.representation(patient.id, b.representation))
+    if (r === undefined) fail('REPRESENTATION_UNKNOWN')
+    if (!mayRevoke(x.ov, patient, r, x.tx.tx.sender)) fail('NOT_AUTHORIZED', 'only the patient or the designating registrar\'s member revokes a representation')
+    if (r.revoked !== undefined) fail('REPRESENTATION_ALREADY_REVOKED')
+    x.ov.put(keys.representation(patient.id, b.representation), { ...r, revoked: { ...x.at, by: x.tx.tx.sender } })
+    audit(x, patient.id, { type: 'representation.revoked', representation: b.representation, basis: r.basis })
+    emit(x, 'representation.revoked', patient.id, { representation: toHex(b.representation), representative: toHex(r.representative) })
+  },
+
+  'representation.read_trail' (x, b) {
+    // The read is in the trail before the API serves it, as a provider's access.log is.
+    const { patient, actedAs } = actingFor(x, b.patient, ['trail'])
+    if (actedAs === undefined) fail('NOT_REPRESENTATIVE', 'the patient reads its own trail without a transaction')
+    audit(x, patient.id, { type: 'trail.read', actedAs })
+    emit(x, 'trail.read', patient.id, actedAttributes({}, actedAs))
   }
+}
+
+function actedAttributes (attributes: LedgerEvent['attributes'], actedAs: ActedAs | undefined): LedgerEvent['attributes'] {
+  if (actedAs === undefined) return attributes
+  return { ...attributes, representative: toHex(actedAs.representative), representation: toHex(actedAs.representation), basis: actedAs.basis }
 }

@@ -1,7 +1,6 @@
 import { encode, toHex } from '../codec/index.js'
 import { publicKeyProblem } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
-import { nextStateRoot } from './execute.js'
 import { keys, type ChainInfo, type Member } from './model.js'
 import { LedgerState, decodedWrites, type Write } from './state.js'
 
@@ -21,7 +20,7 @@ export interface Genesis {
 const MEMBER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
 const CHAIN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
-/** Genesis state: chain id and members. Root = sha256(32 zero bytes || encode([writes, []])). */
+/** Genesis state: chain id and members; its root is the state tree over them. */
 export function initGenesis (input: GenesisInput): Genesis {
   if (!CHAIN_ID.test(input.chainId)) throw new LedgerError('GENESIS_INVALID', 'bad chain id', input.chainId)
   if (input.members.length === 0) throw new LedgerError('GENESIS_INVALID', 'no members')
@@ -38,10 +37,10 @@ export function initGenesis (input: GenesisInput): Genesis {
     values.set(keys.memberKey(m.publicKey), m.name)
   }
   const writes: Write[] = [...values.keys()].sort().map(k => [k, encode(values.get(k))])
-  const zero = new Uint8Array(32)
-  const stateRoot = nextStateRoot(zero, writes, [])
-  const state = new LedgerState(zero, 0)
-  const changes = { height: 0, prevStateRoot: zero, stateRoot, writes }
+  const state = new LedgerState()
+  const tree = state.stateTreeUpdate(writes)
+  const stateRoot = tree.root
+  const changes = { height: 0, prevStateRoot: state.stateRoot, stateRoot, writes, tree }
   decodedWrites.set(changes, values)
   state.apply(changes)
   return { state, writes, stateRoot }

@@ -2,6 +2,7 @@ import { s, CodecError, compareBytes, toHex, type Schema, type Infer } from '../
 import { publicKeyProblem } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
 import { ACTIONS, CATEGORIES, GRANT_CATEGORIES, MAX_GUARDIANS, PURPOSES, ROLES, type GranteeType } from './constants.js'
+import { designationProblem, representationSchemas, type DesignateBody } from './representation.js'
 
 /**
  * An ed25519 public key named in a body: 32 bytes that pass the chain's key rule (canonical,
@@ -63,9 +64,11 @@ export const BODY_SCHEMAS = {
     purposes: s.sortedSet(purpose, PURPOSES.length, 1),
     validFrom: s.uint(),
     validUntil: s.uint(),
-    request: s.optional(id)
+    request: s.optional(id),
+    // Acting for a patient (ledger/representation.ts): absent, the sender is the patient.
+    patient: s.optional(id)
   }),
-  'consent.revoke': s.struct({ grantId: id }),
+  'consent.revoke': s.struct({ grantId: id, patient: s.optional(id) }),
   'access.request': s.struct({
     patient: id,
     categories: s.sortedSet(category, CATEGORIES.length, 1),
@@ -77,7 +80,8 @@ export const BODY_SCHEMAS = {
   'access.break_glass': s.struct({ patient: id, purpose, reason: s.text(512), durationMs: s.uint() }),
   'record.anchor': s.struct({ patient: id, category, hash, locator, purpose }),
   'record.amend': s.struct({ patient: id, record: id, hash, locator, purpose }),
-  'record.erase': s.struct({ patient: id, record: id, purpose })
+  'record.erase': s.struct({ patient: id, record: id, purpose }),
+  ...representationSchemas(key)
 } as const
 
 export type TxKind = keyof typeof BODY_SCHEMAS
@@ -99,6 +103,8 @@ export function crossFieldProblem (kind: TxKind, body: AnyTxBody): string | null
       if ((b.category === undefined) === (b.record === undefined)) return 'exactly one of category and record'
       return null
     }
+    case 'representation.designate':
+      return designationProblem(body as DesignateBody)
     default:
       return null
   }

@@ -2,6 +2,10 @@ import { toHex } from '../codec/index.js'
 import type { Action, Category, GrantCategory, Purpose, Role } from './constants.js'
 import type { ResultCode } from './errors.js'
 import type { Grantee, TxKind } from './kinds.js'
+import type { RepresentationBasis } from './representation.js'
+
+/** A representative who acted for the patient: its key, the representation and its legal basis. */
+export interface ActedAs { representative: Uint8Array, representation: Uint8Array, basis: RepresentationBasis }
 
 /** State key layout. Hex is lower-case; numbers are zero-padded so keys sort in order. */
 export const keys = {
@@ -22,6 +26,8 @@ export const keys = {
   breakGlassWindow: (patient: Uint8Array, provider: Uint8Array) => `bgwindow/${toHex(patient)}/${toHex(provider)}`,
   breakGlassGroup: (patient: Uint8Array) => `bgevent/${toHex(patient)}/`,
   breakGlassEvent: (patient: Uint8Array, height: number, seq: number) => `bgevent/${toHex(patient)}/${pad(height, 12)}/${pad(seq, 6)}`,
+  representationGroup: (patient: Uint8Array) => `representation/${toHex(patient)}/`,
+  representation: (patient: Uint8Array, id: Uint8Array) => `representation/${toHex(patient)}/${toHex(id)}`,
   /** Append-only audit log (on disk only): a prefix scan by patient returns the trail in order. */
   auditPrefix: (patient: Uint8Array) => `audit/${toHex(patient)}/`,
   audit: (patient: Uint8Array, height: number, seq: number) => `audit/${toHex(patient)}/${pad(height, 12)}/${pad(seq, 6)}`
@@ -65,6 +71,10 @@ export interface Grant {
   validUntil: number
   granted: BlockPoint
   revoked?: BlockPoint
+  /** Made by a representative for the patient (absent: by the patient). */
+  grantedBy?: ActedAs
+  /** Revoked by a representative for the patient. */
+  revokedBy?: ActedAs
 }
 export interface AccessRequest {
   id: Uint8Array
@@ -123,4 +133,9 @@ export interface AuditEntry {
   refused?: boolean
   kind?: TxKind
   code?: Exclude<ResultCode, 'OK'>
+  /** The actor acted as the patient's representative (issue 19): "by representative X (basis)". */
+  actedAs?: ActedAs
+  /** The representation a `representation.*` entry is about, and its legal basis. */
+  representation?: Uint8Array
+  basis?: RepresentationBasis
 }

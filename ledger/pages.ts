@@ -2,6 +2,7 @@ import { decode, toHex } from '../codec/index.js'
 import { LedgerError } from './errors.js'
 import { keys, type AccessRequest, type AuditEntry, type RecordEntry } from './model.js'
 import type { ConsentView } from './queries.js'
+import type { Representation, RepresentationStatus } from './representation.js'
 
 /**
  * Newest-first pages over a patient's lists (audit trail, consents, records, requests).
@@ -87,6 +88,11 @@ export function recordPage (records: readonly RecordEntry[], req: PageRequest): 
 
 export function requestPage (requests: readonly AccessRequest[], req: PageRequest): Page<AccessRequest> {
   return pageOfItems(requests, r => ({ height: r.requested.height, id: r.id }), req)
+}
+
+/** A patient's representations with their status, newest designation first (cursor <height>-<representation id>). */
+export function representationPage (items: ReadonlyArray<{ representation: Representation, status: RepresentationStatus }>, req: PageRequest): Page<{ representation: Representation, status: RepresentationStatus }> {
+  return pageOfItems(items, r => ({ height: r.representation.designated.height, id: r.representation.id }), req)
 }
 
 /** Reads append-only records under a prefix in key order, or reversed, strictly past `after`: supplied by storage. */

@@ -1,4 +1,5 @@
-import { decode, encode, bytesEqual, toHex } from '../codec/index.js'
+import { decode, encode, bytesEqual, compareBytes, toHex, utf8 } from '../codec/index.js'
+import { sha256One, SparseMerkleTree, SMT_EMPTY, type SmtChange, type SmtNodeWrite, type SmtNodeReader, type SmtProof, type SmtUpdate } from '../crypto/index.js'
 import { LedgerError } from './errors.js'
 
 /** Read access to ledger state: by key, and the keys of one group (`ns/<id>/`). */
@@ -32,7 +33,15 @@ export interface ExecutionChanges {
   prevStateRoot: Uint8Array
   stateRoot: Uint8Array
   writes: Write[]
+  /** The state tree's node changes that give stateRoot (stateTreeUpdate). */
+  tree: SmtUpdate
 }
+
+/** Where a state key sits in the state tree: sha256 of its UTF-8 bytes. */
+export function statePath (key: string): Uint8Array { return sha256One(utf8(key)) }
+
+/** What a state key's leaf commits to: sha256 of its canonical CBOR value. */
+export function stateValueHash (value: Uint8Array): Uint8Array { return sha256One(value) }
 
 /** Decoded values of an execution's writes, handed to apply so it does not decode again. */
 export const decodedWrites = new WeakMap<object, Map<string, unknown>>()
@@ -43,6 +52,8 @@ export const decodedWrites = new WeakMap<object, Map<string, unknown>>()
  */
 export interface StateSource {
   read: (key: string) => Uint8Array | undefined
+  /** Committed state-tree nodes by position (storage's stateNodes bucket). */
+  readNode: SmtNodeReader
 }
 
 /** Decoded values kept at most; a miss decodes the bytes again (14 µs), results never change. */
@@ -64,30 +75,52 @@ export class LedgerState implements StateView {
   private readonly cache: Map<string, unknown> = new Map()
   private readonly groups = new Map<string, Set<string>>()
   private source: StateSource | null = null
-  private root: Uint8Array
+  /** The authenticated state: a sparse Merkle tree over (statePath(key), stateValueHash(value)). */
+  private tree: SparseMerkleTree
   private h: number
   private readonly cacheLimit: number
 
-  constructor (stateRoot: Uint8Array = new Uint8Array(32), height = 0, opts: { decodedCache?: number } = {}) {
-    this.root = stateRoot
+  /** An empty state at height 0 (genesis starts here), or at `height` for a tree read from `reader`. */
+  constructor (stateRoot: Uint8Array = SMT_EMPTY, height = 0, opts: { decodedCache?: number, reader?: SmtNodeReader } = {}) {
+    if (opts.reader === undefined && !bytesEqual(stateRoot, SMT_EMPTY)) {
+      throw new LedgerError('STATE_MISMATCH', 'an in-memory state starts empty; build it with fromEntries', toHex(stateRoot))
+    }
+    this.tree = new SparseMerkleTree(stateRoot, opts.reader === undefined ? {} : { reader: opts.reader })
     this.h = height
     this.cacheLimit = Math.max(1, opts.decodedCache ?? DEFAULT_DECODED_CACHE)
   }
 
-  /** An in-memory state from every (key, value) and the root they hash to. */
+  /** An in-memory state from every (key, value); throws STATE_MISMATCH unless they give `stateRoot`. */
   static fromEntries (entries: Iterable<[string, Uint8Array]>, stateRoot: Uint8Array, height: number): LedgerState {
-    const state = new LedgerState(stateRoot, height)
-    for (const [key, value] of entries) state.set(key, value)
+    const state = new LedgerState(SMT_EMPTY, height)
+    const writes: Write[] = []
+    for (const [key, value] of entries) { state.set(key, value); writes.push([key, value]) }
+    state.tree.apply(state.tree.update(treeChanges(writes)))
+    if (!bytesEqual(state.tree.root, stateRoot)) {
+      throw new LedgerError('STATE_MISMATCH', `entries hash to root ${toHex(state.tree.root)}, expected ${toHex(stateRoot)}`, height)
+    }
     return state
   }
 
-  /** A state backed by committed storage: `keys` are every stored key (for the group index). */
+  /** A state backed by committed storage: `keys` are every stored key (for the group index); the tree is read from it. */
   static fromSource (source: StateSource, keys: Iterable<string>, stateRoot: Uint8Array, height: number, opts: { decodedCache?: number } = {}): LedgerState {
-    const state = new LedgerState(stateRoot, height, opts)
+    const state = new LedgerState(stateRoot, height, { ...opts, reader: source.readNode })
     state.source = source
     for (const key of keys) state.index(key)
     return state
   }
+
+  /** The state tree after `writes` (sorted or not), built on this state; does not change it. */
+  stateTreeUpdate (writes: Write[]): SmtUpdate { return this.tree.update(treeChanges(writes)) }
+
+  /** Inclusion or absence proof of a key at the current root. */
+  proveKey (key: string): SmtProof { return this.tree.prove(statePath(key)) }
+
+  /** State-tree nodes held only in memory (genesis until the first block): persist them with the next block. */
+  unpersistedNodes (): SmtNodeWrite[] { return this.tree.unpersisted() }
+
+  /** The state tree itself (verify-chain walks it). */
+  get stateTree (): SparseMerkleTree { return this.tree }
 
   /**
    * Backs an in-memory state (genesis) by storage. Its entries stay in memory until an
@@ -96,9 +129,10 @@ export class LedgerState implements StateView {
   attachSource (source: StateSource): void {
     if (this.source !== null) throw new LedgerError('STATE_SOURCE_SET', 'state already has a source', null)
     this.source = source
+    this.tree.attachReader(source.readNode)
   }
 
-  get stateRoot (): Uint8Array { return this.root }
+  get stateRoot (): Uint8Array { return this.tree.root }
   get height (): number { return this.h }
   get backed (): boolean { return this.source !== null }
 
@@ -148,8 +182,8 @@ export class LedgerState implements StateView {
    * node has durably written this block's writes, and every earlier one, to the source.
    */
   apply (exec: ExecutionChanges, opts: { persisted?: boolean } = {}): void {
-    if (!bytesEqual(exec.prevStateRoot, this.root)) {
-      throw new LedgerError('STATE_MISMATCH', `execution was built on root ${toHex(exec.prevStateRoot)}, state is at ${toHex(this.root)}`, exec.height)
+    if (!bytesEqual(exec.prevStateRoot, this.tree.root) || !bytesEqual(exec.tree.prevRoot, this.tree.root) || !bytesEqual(exec.tree.root, exec.stateRoot)) {
+      throw new LedgerError('STATE_MISMATCH', `execution was built on root ${toHex(exec.prevStateRoot)}, state is at ${toHex(this.tree.root)}`, exec.height)
     }
     const durable = this.source !== null && opts.persisted === true
     if (durable) this.entries.clear()
@@ -168,7 +202,7 @@ export class LedgerState implements StateView {
         if (decoded?.has(key) === true) this.remember(key, decoded.get(key))
       }
     }
-    this.root = exec.stateRoot
+    this.tree.apply(exec.tree, { persisted: durable })
     this.h = exec.height
   }
 
@@ -206,6 +240,12 @@ export class LedgerState implements StateView {
 
   /** Decoded values kept now (bounded by the cache limit). */
   get cachedValues (): number { return this.cache.size }
+}
+
+/** Tree changes for state writes: sorted by path; a delete of an absent key is a no-op. */
+function treeChanges (writes: Write[]): SmtChange[] {
+  const out: SmtChange[] = writes.map(([key, value]) => ({ path: statePath(key), valueHash: value === null ? null : stateValueHash(value) }))
+  return out.sort((a, b) => compareBytes(a.path, b.path))
 }
 
 /**

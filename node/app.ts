@@ -1,5 +1,5 @@
 import { bytesEqual, encode, toHex } from '../codec/index.js'
-import { merkleRoot, sha256 } from '../crypto/index.js'
+import { encodeSmtNode, merkleRoot, sha256, type SmtNodeWrite } from '../crypto/index.js'
 import { blockHash, encodeBlock, encodeCommit, ZERO_HASH, type Block, type Commit } from '../consensus/index.js'
 import {
   decodeTx, executeBlock, expectedNonce, verifyTxSignature, LedgerError,
@@ -21,6 +21,13 @@ export interface CommittedBlock {
   bytes: number
 }
 
+/** The header's roots against an execution of its block: null when both match, else which one does not. */
+function checkRoots (exec: BlockExecution, h: Block['header']): string | null {
+  if (!bytesEqual(exec.stateRoot, h.stateRoot)) return 'stateRoot mismatch'
+  if (!bytesEqual(exec.resultsRoot, h.resultsRoot)) return 'resultsRoot mismatch'
+  return null
+}
+
 /** Result codes that make a block invalid: an honest proposer never includes such a transaction. */
 const INVALID_IN_BLOCK = new Set(['BAD_NONCE', 'DUPLICATE_TX', 'WRONG_CHAIN'])
 
@@ -36,6 +43,8 @@ export class Application {
   private readonly executions = new Map<string, { height: number, exec: BlockExecution, kinds: string[] }>()
   /** Genesis writes, persisted with the first block so height 0 needs no batch of its own. */
   private pendingGenesisWrites: Write[] | null
+  /** Genesis state-tree nodes, persisted with the first block likewise. */
+  private pendingGenesisNodes: SmtNodeWrite[] | null
 
   constructor (
     readonly chainId: string,
@@ -45,6 +54,7 @@ export class Application {
   ) {
     this.mempool = opts.mempool
     this.pendingGenesisWrites = opts.genesisWrites
+    this.pendingGenesisNodes = opts.genesisWrites === null ? null : state.unpersistedNodes()
   }
 
   nextNonce = (senderHex: string): number => expectedNonce(this.state, Buffer.from(senderHex, 'hex'))
@@ -104,9 +114,18 @@ export class Application {
 
   private execute (ctx: BlockContext, txs: DecodedTx[]): BlockExecution {
     const started = process.hrtime.bigint()
-    const exec = executeBlock(this.state, ctx, txs)
+    const exec = executeBlock(this.state, ctx, txs, { commitment: this.timedCommitment })
     this.opts.metrics?.blockExecution.observe(Number(process.hrtime.bigint() - started) / 1e9)
     return exec
+  }
+
+  /** CPU time of the state commitment (tree update, node encoding, tree apply): its own bench figure. */
+  private readonly timedCommitment = <T>(fn: () => T): T => {
+    const started = process.cpuUsage()
+    try { return fn() } finally {
+      const used = process.cpuUsage(started)
+      this.opts.metrics?.stateCommitSeconds.inc((used.user + used.system) / 1e6)
+    }
   }
 
   private remember (hash: Uint8Array, height: number, exec: BlockExecution, txs: DecodedTx[]): void {
@@ -139,7 +158,8 @@ export class Application {
         lastCommitHash: p.lastCommitHash,
         txRoot: merkleRoot(txs),
         txCount: txs.length,
-        stateRoot: exec.stateRoot
+        stateRoot: exec.stateRoot,
+        resultsRoot: exec.resultsRoot
       },
       txs,
       lastCommit: p.lastCommit
@@ -166,13 +186,14 @@ export class Application {
     if (!bytesEqual(h.txRoot, merkleRoot(block.txs))) return 'txRoot mismatch'
     const hash = blockHash(h)
     const known = this.executions.get(toHex(hash))
-    if (known !== undefined) return bytesEqual(known.exec.stateRoot, h.stateRoot) ? null : 'stateRoot mismatch'
+    if (known !== undefined) return checkRoots(known.exec, h)
     let txs: DecodedTx[]
     try { txs = this.decodeBlockTxs(block) } catch (err) { return `bad transaction: ${(err as Error).message}` }
     const exec = this.execute({ height: h.height, time: h.time, proposer: h.proposer }, txs)
     const bad = exec.results.findIndex(r => INVALID_IN_BLOCK.has(r.code))
     if (bad >= 0) return `transaction ${bad} ${exec.results[bad].code}`
-    if (!bytesEqual(exec.stateRoot, h.stateRoot)) return 'stateRoot mismatch'
+    const roots = checkRoots(exec, h)
+    if (roots !== null) return roots
     this.remember(hash, h.height, exec, txs)
     return null
   }
@@ -192,6 +213,7 @@ export class Application {
     const blockBytes = encodeBlock(block)
     const txIds = block.txs.map(t => toHex(sha256(t)))
     const writes = this.pendingGenesisWrites === null ? exec.writes : [...this.pendingGenesisWrites, ...exec.writes]
+    const nodes = this.timedCommitment(() => [...(this.pendingGenesisNodes ?? []), ...exec.tree.nodes].map(([pos, node]) => [pos, node === null ? null : encodeSmtNode(node)] as const))
     const started = process.hrtime.bigint()
     await this.store.commitBlock({
       height: block.header.height,
@@ -203,13 +225,16 @@ export class Application {
       ...(commit !== null ? { commitBytes: encodeCommit(commit) } : {}),
       txs: txIds.map((id, index) => ({ id, index, code: exec.results[index].code, log: exec.results[index].log })),
       writes,
-      appends: exec.appends
+      appends: exec.appends,
+      nodes,
+      resultLeaves: exec.resultLeaves
     })
     const m = this.opts.metrics
     m?.storageWrite.observe(Number(process.hrtime.bigint() - started) / 1e9)
     m?.storageWriteBytes.inc(blockBytes.length + exec.writes.reduce((n, [k, v]) => n + k.length + (v?.length ?? 0), 0) + exec.appends.reduce((n, [k, v]) => n + k.length + v.length, 0))
     this.pendingGenesisWrites = null
-    this.state.apply(exec, { persisted: true })
+    this.pendingGenesisNodes = null
+    this.timedCommitment(() => { this.state.apply(exec, { persisted: true }) })
     // Committed ids can never be admitted again (their nonces are used): stop remembering them.
     for (const id of txIds) this.verified.delete(id)
     for (const [k, v] of this.executions) if (v.height <= block.header.height) this.executions.delete(k)

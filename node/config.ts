@@ -9,7 +9,16 @@ import { NodeError } from './errors.js'
  */
 export interface NodeConfig {
   moniker: string
-  api: { host: string, port: number, maxBodyBytes: number }
+  /**
+   * tlsCert/tlsKey (PEM paths, relative to the home) turn on HTTPS; tlsClientCa also requires
+   * client certificates from that CA (mTLS). Without TLS the API binds loopback only.
+   * Rate limits are requests per minute per identity (0 = none). plainHttpOnNetwork lets a
+   * closed test network (network namespaces) serve plain HTTP off loopback; never set it where
+   * patient data crosses a real network.
+   */
+  api: { host: string, port: number, maxBodyBytes: number, tlsCert: string, tlsKey: string, tlsClientCa: string, readsPerMinute: number, writesPerMinute: number, plainHttpOnNetwork: boolean }
+  /** Prometheus listener, apart from the API so that patients' API port never exposes it. */
+  metrics: { host: string, port: number }
   p2p: { host: string, port: number }
   consensus: { proposeMs: number, prevoteMs: number, precommitMs: number, deltaMs: number, commitMs: number, createEmptyBlocksMs: number }
   block: { maxTxs: number, maxBytes: number }
@@ -19,7 +28,8 @@ export interface NodeConfig {
 
 export const DEFAULT_CONFIG: NodeConfig = {
   moniker: 'validator',
-  api: { host: '127.0.0.1', port: 26600, maxBodyBytes: 1024 * 1024 },
+  api: { host: '127.0.0.1', port: 26600, maxBodyBytes: 1024 * 1024, tlsCert: '', tlsKey: '', tlsClientCa: '', readsPerMinute: 60_000, writesPerMinute: 600_000, plainHttpOnNetwork: false },
+  metrics: { host: '127.0.0.1', port: 26602 },
   p2p: { host: '127.0.0.1', port: 26601 },
   consensus: { proposeMs: 3000, prevoteMs: 1000, precommitMs: 1000, deltaMs: 500, commitMs: 0, createEmptyBlocksMs: 1000 },
   block: { maxTxs: 4000, maxBytes: 2 * 1024 * 1024 },
@@ -59,7 +69,15 @@ export function parseConfig (toml: string): NodeConfig {
   try { given = parse(toml) as Record<string, unknown> } catch (err) { throw new NodeError('CONFIG_MALFORMED', `config.toml: ${(err as Error).message}`) }
   const config = merge('', DEFAULT_CONFIG as unknown as Record<string, unknown>, given) as unknown as NodeConfig
   if (!['debug', 'info', 'warn', 'error'].includes(config.log.level)) throw new NodeError('CONFIG_WRONG_TYPE', 'log.level must be debug|info|warn|error', 400, config.log.level)
+  if ((config.api.tlsCert === '') !== (config.api.tlsKey === '')) throw new NodeError('CONFIG_TLS_INCOMPLETE', 'api.tlsCert and api.tlsKey go together', 400, config.api.tlsCert === '' ? 'api.tlsCert' : 'api.tlsKey')
+  if (config.api.tlsClientCa !== '' && config.api.tlsCert === '') throw new NodeError('CONFIG_TLS_INCOMPLETE', 'api.tlsClientCa needs api.tlsCert and api.tlsKey', 400, 'api.tlsClientCa')
+  // Patient data never crosses a network in clear: plain HTTP is for this machine only.
+  if (config.api.tlsCert === '' && !isLoopback(config.api.host) && !config.api.plainHttpOnNetwork) throw new NodeError('CONFIG_PLAIN_HTTP_PUBLIC', `api.host ${config.api.host} is not loopback: name api.tlsCert and api.tlsKey to serve HTTPS there (api.plainHttpOnNetwork = true only on a closed test network)`, 400, config.api.host)
   return config
+}
+
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 export function readConfig (home: string): NodeConfig {

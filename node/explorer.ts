@@ -25,6 +25,8 @@ pre{white-space:pre-wrap;word-break:break-all;font-size:12px;max-height:240px;ov
 </style></head><body>
 <header><h1>medchain</h1><span id="chain">${escapeHtml(chainId)}</span><span>height <b id="height">–</b></span><span id="node"></span><span id="live" class="bad">offline</span></header>
 <main>
+<section class="wide"><h2>Sign in</h2><form id="keyform"><input id="key" type="password" placeholder='paste your key file ({"type":"ed25519","publicKey":…,"seed":…}): a member key for chain data, a patient key for your own data' autocomplete="off"> <button>use key</button></form>
+<p id="keystatus" class="muted">not signed in: status only (docs/access-table.md). The key stays in this tab; each request carries a token signed here.</p></section>
 <section><h2>Status</h2><table id="status"></table></section>
 <section><h2>Validators</h2><table id="validators"><thead><tr><th>#</th><th>name</th><th>last commit</th><th>reported</th><th>peer</th><th>liveness</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Latest blocks</h2><table id="blocks"><thead><tr><th>height</th><th>txs</th><th>time</th><th>hash</th></tr></thead><tbody></tbody></table></section>
@@ -46,7 +48,30 @@ const short = h => h ? String(h).slice(0, 12) + '…' : ''
 const when = ms => ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : ''
 const txLink = id => '<a data-tx="' + esc(id) + '"><code>' + esc(short(id)) + '</code></a>'
 const HEX64 = /^[0-9a-f]{64}$/
-async function get (path) { const r = await fetch(path); return { ok: r.ok, status: r.status, body: await r.json() } }
+// Requests are signed in the browser (WebCrypto Ed25519): a fresh EdDSA JWT per request,
+// audience chain id + node key, as the CLI does. The key never leaves this tab.
+let signKey = null, signPub = '', audience = ''
+const b64u = bytes => btoa(String.fromCharCode(...bytes)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '')
+const hexBytes = h => new Uint8Array(h.match(/../g).map(x => parseInt(x, 16)))
+async function useKey (text) {
+  const k = JSON.parse(text)
+  if (!HEX64.test(k.publicKey) || !HEX64.test(k.seed)) throw new Error('not a medchain key file')
+  signKey = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: b64u(hexBytes(k.publicKey)), d: b64u(hexBytes(k.seed)) }, { name: 'Ed25519' }, false, ['sign'])
+  signPub = k.publicKey
+  sessionStorage.setItem('medchain-key', text)
+  $('keystatus').textContent = 'signed in as ' + short(signPub)
+}
+async function token () {
+  if (!signKey) return null
+  if (!audience) { const s = await (await fetch('/v1/status')).json(); audience = s.chainId + ':' + s.nodeKey }
+  const now = Math.floor(Date.now() / 1000)
+  const enc = o => b64u(new TextEncoder().encode(JSON.stringify(o)))
+  const jti = b64u(crypto.getRandomValues(new Uint8Array(16)))
+  const input = enc({ alg: 'EdDSA', typ: 'JWT' }) + '.' + enc({ iss: signPub, sub: signPub, aud: audience, iat: now, exp: now + 120, jti })
+  return input + '.' + b64u(new Uint8Array(await crypto.subtle.sign('Ed25519', signKey, new TextEncoder().encode(input))))
+}
+async function get (path) { const t = await token(); const r = await fetch(path, t ? { headers: { authorization: 'Bearer ' + t } } : {}); return { ok: r.ok, status: r.status, body: await r.json() } }
+async function streamUrl (path) { const t = await token(); return t ? path + (path.includes('?') ? '&' : '?') + 'access_token=' + t : path }
 let height = 0
 function setHeight (h) { if (h >= height) { height = h; $('height').textContent = h } }
 async function refresh () {
@@ -55,7 +80,9 @@ async function refresh () {
   $('node').textContent = s.moniker
   $('status').innerHTML = [['chain', s.chainId], ['height', s.height], ['latest block', s.latestBlockHash], ['block time', when(s.latestBlockTime)], ['state root', s.stateRoot], ['syncing', s.syncing], ['halted', s.halted ?? 'no'], ['mempool', s.mempool.txs + ' txs, ' + s.mempool.bytes + ' bytes'], ['peers', s.peers.length]]
     .map(([k, v]) => '<tr><th>' + k + '</th><td><code>' + esc(v) + '</code></td></tr>').join('')
-  const vs = (await get('/v1/validators')).body
+  const vr = await get('/v1/validators')
+  if (!vr.ok) return // chain data is for members (docs/access-table.md)
+  const vs = vr.body
   $('validators').tBodies[0].innerHTML = vs.map(v => {
     const live = v.lastCommitHeight > 0 && s.height - v.lastCommitHeight <= 3
     return '<tr data-validator="' + esc(v.name) + '"><td>' + v.index + '</td><td>' + esc(v.name) + (v.self ? ' <span class="muted">(this node)</span>' : '') + '</td><td>' + v.lastCommitHeight + '</td><td>' + (v.self ? s.height : esc(v.reportedHeight ?? '–')) + '</td><td>' + (v.connected ? 'connected' : '<span class="bad">down</span>') + '</td><td class="' + (live ? 'ok">live' : 'bad">missing') + '</td></tr>'
@@ -90,10 +117,11 @@ function showPatient (id) {
     if (patientStream) patientStream.close()
     patientStream = null; patientShown = id; patientLive = false; patientSummary = ''
     if (!HEX64.test(id)) { $('pstatus').textContent = 'not a 64-hex patient id'; return }
-    patientStream = new EventSource('/v1/events?patient=' + id)
+    streamUrl('/v1/events?patient=' + id).then(url => { if (patientShown !== id) return
+    patientStream = new EventSource(url)
     patientStream.onopen = () => { patientLive = true; loadPatient(id) }
     patientStream.onerror = () => { patientLive = false; paintPatientStatus() }
-    patientStream.addEventListener('tx', () => { if (!patientTimer) patientTimer = setTimeout(() => { patientTimer = null; loadPatient(id) }, 100) })
+    patientStream.addEventListener('tx', () => { if (!patientTimer) patientTimer = setTimeout(() => { patientTimer = null; loadPatient(id) }, 100) }) })
   }
   if (HEX64.test(id)) loadPatient(id)
 }
@@ -101,7 +129,7 @@ let patientSummary = ''
 function paintPatientStatus () { if (patientSummary) $('pstatus').textContent = patientSummary + (patientLive ? ' — following live' : ' — connecting') }
 const PAGE = 50
 const consentRow = v => { const g = v.grant; return '<tr data-grant="' + esc(g.id) + '"><td>' + txLink(g.id) + '</td><td>' + esc(grantee(g.grantee)) + '</td><td>' + esc(g.categories.join(' ')) + (g.exclude ? ' <span class="muted">except ' + esc(g.exclude.join(' ')) + '</span>' : '') + '</td><td>' + esc(g.actions.join(' ')) + '</td><td>' + esc(g.purposes.join(' ')) + '</td><td>' + when(g.validUntil) + '</td><td class="' + (v.status === 'active' ? 'ok' : 'muted') + '">' + esc(v.status) + '</td></tr>' }
-const auditRow = e => '<tr data-tx="' + esc(e.txId) + '" data-cursor="' + esc(e.cursor) + '"><td>' + e.at.height + '</td><td>' + when(e.at.time) + '</td><td>' + esc(e.type) + (e.breakGlass ? ' <span class="flag">break-glass</span>' : '') + '</td><td><code>' + esc(short(e.actor)) + '</code></td><td>' + esc([e.action, e.category, e.purpose].filter(Boolean).join(' ')) + '</td><td class="' + (e.permit === false ? 'bad' : 'ok') + '">' + (e.permit === undefined ? '' : e.permit ? 'permit' : 'deny') + (e.reason ? ' <span class="muted">' + esc(e.reason) + '</span>' : '') + '</td><td>' + txLink(e.txId) + '</td></tr>'
+const auditRow = e => '<tr data-tx="' + esc(e.txId) + '" data-cursor="' + esc(e.cursor) + '"><td>' + e.at.height + '</td><td>' + when(e.at.time) + '</td><td>' + esc(e.type) + (e.breakGlass ? ' <span class="flag">break-glass</span>' : '') + '</td><td><code>' + esc(short(e.actor)) + '</code>' + (e.actedAs ? ' <span class="flag">representative (' + esc(e.actedAs.basis) + ')</span>' : '') + '</td><td>' + esc([e.action, e.category, e.purpose].filter(Boolean).join(' ')) + '</td><td class="' + (e.permit === false ? 'bad' : 'ok') + '">' + (e.permit === undefined ? '' : e.permit ? 'permit' : 'deny') + (e.reason ? ' <span class="muted">' + esc(e.reason) + '</span>' : '') + '</td><td>' + txLink(e.txId) + '</td></tr>'
 // Where each list's next (older) page starts, for the "older" links.
 const older = { consents: null, audit: null }
 let shown = { consents: 0, audit: 0, breakGlass: 0, registered: false }
@@ -146,16 +174,26 @@ function route () {
   if (m && m[1] === 'patient') showPatient(decodeURIComponent(m[2]).trim().toLowerCase())
 }
 window.addEventListener('hashchange', route)
-let pending = false
-const es = new EventSource('/v1/events')
-es.onopen = () => { $('live').textContent = 'live'; $('live').className = 'ok' }
-es.onerror = () => { $('live').textContent = 'reconnecting'; $('live').className = 'bad' }
-es.addEventListener('block', ev => {
-  setHeight(JSON.parse(ev.data).height)
-  if (!pending) { pending = true; setTimeout(() => { pending = false; refresh() }, 300) }
-})
-es.addEventListener('tx', ev => addFeed(JSON.parse(ev.data)))
-refresh(); route(); setInterval(refresh, 5000)
+let pending = false, es = null
+// A token is single-use, so a dropped stream is reopened with a fresh one (not EventSource's own retry).
+async function openStream () {
+  if (es) es.close()
+  if (!signKey) { $('live').textContent = 'sign in to follow'; $('live').className = 'bad'; return }
+  const mine = es = new EventSource(await streamUrl('/v1/events'))
+  es.onopen = () => { $('live').textContent = 'live'; $('live').className = 'ok' }
+  es.onerror = () => { $('live').textContent = 'reconnecting'; $('live').className = 'bad'; mine.close(); setTimeout(() => { if (es === mine) openStream() }, 1000) }
+  es.addEventListener('block', ev => {
+    setHeight(JSON.parse(ev.data).height)
+    if (!pending) { pending = true; setTimeout(() => { pending = false; refresh() }, 300) }
+  })
+  es.addEventListener('tx', ev => addFeed(JSON.parse(ev.data)))
+}
+$('keyform').onsubmit = async e => {
+  e.preventDefault()
+  try { await useKey($('key').value.trim()); $('key').value = ''; patientShown = null; await openStream(); refresh(); route() } catch (err) { $('keystatus').textContent = 'key refused: ' + err.message }
+}
+(sessionStorage.getItem('medchain-key') ? useKey(sessionStorage.getItem('medchain-key')).catch(() => {}) : Promise.resolve()).then(() => { openStream(); refresh(); route() })
+setInterval(refresh, 5000)
 </script></body></html>`
 }
 

@@ -33,7 +33,17 @@ class FhirRefusal extends Error {
  * FHIR R4 routes (docs/fhir.md): grants as Consent, the trail as AuditEvent, and Consent
  * import. Answers are application/fhir+json; every error is an OperationOutcome.
  */
-export function registerFhirRoutes (app: FastifyInstance, backend: FhirBackend): void {
+export interface FhirGuards {
+  /** Route config of the API's patient reads (authentication mode, rate limit). */
+  config: Record<string, unknown>
+  /** Throws (403) unless the caller may read the patient's consents. */
+  consents: (req: FastifyRequest<any>, patient: string) => void
+  /** Throws (403) unless the caller may read the patient's trail; else which entries (by actor) it sees. */
+  audit: (req: FastifyRequest<any>, patient: string) => (actor: Uint8Array) => boolean
+}
+
+export function registerFhirRoutes (app: FastifyInstance, backend: FhirBackend, guards: FhirGuards): void {
+  const config = guards.config
   const parse = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void): void => {
     try { done(null, JSON.parse(body)) } catch (err) { done(new FhirRefusal(400, errorOutcome('structure', `body is not JSON: ${(err as Error).message}`))) }
   }
@@ -42,7 +52,11 @@ export function registerFhirRoutes (app: FastifyInstance, backend: FhirBackend):
   const send = (reply: FastifyReply, status: number, resource: unknown): FastifyReply => reply.code(status).type(`${FHIR_JSON}; charset=utf-8`).send(JSON.stringify(resource))
   const errorHandler = (err: unknown, _req: FastifyRequest<any>, reply: FastifyReply<any>): FastifyReply<any> => {
     if (err instanceof FhirRefusal) return send(reply, err.status, err.outcome)
-    if (err instanceof NodeError) return send(reply, err.status, errorOutcome(err.status === 404 ? 'not-found' : 'processing', `${err.code}: ${err.message}`))
+    if (err instanceof NodeError) {
+      if (err.status === 401) void reply.header('www-authenticate', `Bearer realm="medchain", error="invalid_token", error_description="${err.code}"`)
+      const code = err.status === 404 ? 'not-found' : err.status === 401 ? 'login' : err.status === 403 ? 'forbidden' : err.status === 429 ? 'throttled' : 'processing'
+      return send(reply, err.status, errorOutcome(code, `${err.code}: ${err.message}`))
+    }
     if (err instanceof LedgerError || err instanceof CodecError) return send(reply, 400, errorOutcome('invalid', `${err.code}: ${err.message}`))
     const e = err as { statusCode?: number, message?: string, validation?: unknown }
     if (e.validation !== undefined || (typeof e.statusCode === 'number' && e.statusCode < 500)) return send(reply, e.statusCode ?? 400, errorOutcome('invalid', e.message ?? 'bad request'))
@@ -50,31 +64,34 @@ export function registerFhirRoutes (app: FastifyInstance, backend: FhirBackend):
   }
   const base = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? 'localhost'}/fhir`
 
-  app.get<{ Querystring: Record<string, string> }>('/fhir/Consent', { errorHandler }, async (req, reply) => {
+  app.get<{ Querystring: Record<string, string> }>('/fhir/Consent', { errorHandler, config }, async (req, reply) => {
     const patient = patientParam(req.query)
+    guards.consents(req, toHex(patient))
     const now = backend.clock()
     const consents = listConsents(backend.state(), patient, now).map(v => grantToConsent(v.grant, now))
     return send(reply, 200, searchset(base(req), `${base(req)}/Consent?patient=${toHex(patient)}`, consents))
   })
 
-  app.get<{ Params: { id: string } }>('/fhir/Consent/:id', { errorHandler }, async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/fhir/Consent/:id', { errorHandler, config }, async (req, reply) => {
     const id = req.params.id
     if (!/^[0-9a-f]{64}$/.test(id)) throw new FhirRefusal(404, errorOutcome('not-found', `Consent ${id}: ids are 64 lower-case hex digits (the grant's transaction id)`))
     const grant = await findGrant(backend, id)
     if (grant === undefined) throw new FhirRefusal(404, errorOutcome('not-found', `no Consent ${id}`))
+    guards.consents(req, toHex(grant.patient))
     return send(reply, 200, grantToConsent(grant, backend.clock()))
   })
 
-  app.get<{ Querystring: Record<string, string> }>('/fhir/AuditEvent', { errorHandler }, async (req, reply) => {
+  app.get<{ Querystring: Record<string, string> }>('/fhir/AuditEvent', { errorHandler, config }, async (req, reply) => {
     const patient = patientParam(req.query)
+    const visible = guards.audit(req, toHex(patient))
     const view = backend.state()
     const trail = await auditTrail(backend.read, patient, { limit: MAX_AUDIT_EVENTS })
     const kind = (key: Uint8Array): 'provider' | 'other' => getProvider(view, key) === undefined ? 'other' : 'provider'
-    const events = trail.map(e => auditEntryToEvent(patient, e, kind))
+    const events = trail.filter(e => visible(e.actor)).map(e => auditEntryToEvent(patient, e, kind))
     return send(reply, 200, searchset(base(req), `${base(req)}/AuditEvent?patient=${toHex(patient)}`, events))
   })
 
-  app.post<{ Querystring: Record<string, string> }>('/fhir/Consent', { errorHandler }, async (req, reply) => {
+  app.post<{ Querystring: Record<string, string> }>('/fhir/Consent', { errorHandler, config: { auth: 'optional' } }, async (req, reply) => {
     const consent = req.body as Record<string, unknown> | undefined
     const ref = (consent?.patient as { reference?: unknown } | undefined)?.reference
     const m = typeof ref === 'string' ? /^Patient\/([0-9a-f]{64})$/.exec(ref) : null

@@ -20,6 +20,7 @@ export function createMetrics (register: Registry = new Registry()) {
     txsCommitted: new Counter({ name: 'medchain_chain_txs_committed_total', help: 'Transactions committed, by kind and result code', labelNames: ['kind', 'result'] as const, registers }),
     blockTxs: new Histogram({ name: 'medchain_chain_block_txs', help: 'Transactions per committed block', buckets: [0, 1, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000], registers }),
     blockBytes: new Histogram({ name: 'medchain_chain_block_size_bytes', help: 'Encoded size of committed blocks', buckets: [1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2e6, 4e6], registers }),
+    stateCommitSeconds: new Counter({ name: 'medchain_state_commit_seconds_total', help: 'CPU time (user + system) spent on the state commitment: hashing writes into the state tree, encoding its nodes, applying them', registers }),
     blockExecution: new Histogram({ name: 'medchain_chain_block_execution_seconds', help: 'Time to execute a block in the ledger', buckets: fastBuckets, registers }),
     storageWrite: new Histogram({ name: 'medchain_storage_commit_seconds', help: 'Time to write a block and its state in one durable batch', buckets: fastBuckets, registers }),
     storageWriteBytes: new Counter({ name: 'medchain_storage_written_bytes_total', help: 'Bytes written to LevelDB in block commits', registers }),
@@ -60,7 +61,10 @@ export function createMetrics (register: Registry = new Registry()) {
     // api
     httpRequests: new Counter({ name: 'medchain_api_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'] as const, registers }),
     eventSubscribers: new Gauge({ name: 'medchain_api_event_subscribers', help: 'Open server-sent event streams', registers }),
-    eventSubscribersDropped: new Counter({ name: 'medchain_api_event_subscribers_dropped_total', help: 'Event streams disconnected because the client left too much unread', registers })
+    eventSubscribersDropped: new Counter({ name: 'medchain_api_event_subscribers_dropped_total', help: 'Event streams disconnected because the client left too much unread', registers }),
+    authSeconds: new Histogram({ name: 'medchain_api_auth_seconds', help: 'Time to authenticate a request (token checks and identity lookup)', buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01], registers }),
+    authRefused: new Counter({ name: 'medchain_api_auth_refused_total', help: 'Requests refused by authentication (401) or the access table (403), by code', labelNames: ['code'] as const, registers }),
+    rateLimited: new Counter({ name: 'medchain_api_rate_limited_total', help: 'Requests refused with 429 by the per-identity rate limit, by kind (read or write)', labelNames: ['kind'] as const, registers })
   }
 }
 

@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { fromHex, toHex } from '../codec/index.js'
-import { Ed25519Signer, merkleProof, sha256, verify } from '../crypto/index.js'
+import { Ed25519Signer, sha256, verify } from '../crypto/index.js'
 import {
   ConsensusCore, blockHash, decodeBlock, decodeCommit, decodeMessage, encodeBlock, encodeCommit, verifyCommit, ZERO_HASH,
   decodeSignState, encodeSignState, type Block, type Commit, type ConsensusMessage, type SignState, type Validator
 } from '../consensus/index.js'
 import {
-  LedgerState, initGenesis, decodeTx, breakGlassEvents, type Write
+  LedgerState, initGenesis, decodeTx, breakGlassEvents, checkAccess, getPatientByKey, getProvider, keys, type Category, type Purpose, type Write
 } from '../ledger/index.js'
 import { MAX_SCAN_LIMIT, openChainStore, type ChainStore } from '../storage/index.js'
 import { createP2PHost, type P2PHost } from '../p2p/index.js'
@@ -15,13 +15,17 @@ import { createApi, type ApiBackend, type ChainEvent } from './api.js'
 import { createNodeDriver, readConsensusWal, type NodeDriver } from './driver.js'
 import { NodeError } from './errors.js'
 import { genesisHash, type Genesis } from './genesis.js'
-import type { NodeConfig } from './config.js'
+import { isLoopback, type NodeConfig } from './config.js'
 import { createLogger, type Logger } from './log.js'
 import { Mempool } from './mempool.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { TxBatcher, decodeTxBatch } from './txgossip.js'
 import { explorerHtml } from './explorer.js'
 import { openApiDocument } from './openapi.js'
+import { ProofService } from './proofService.js'
+import { startMetricsListener } from './metrics-listener.js'
+import { tlsMaterial } from './tls.js'
+import type { LoggedAccess, Principal } from './auth/access.js'
 import { PatientQueries } from './query/patients.js'
 import type { FastifyInstance } from 'fastify'
 
@@ -72,6 +76,7 @@ export class MedchainNode {
   private p2p!: P2PHost
   private api!: FastifyInstance
   private batcher!: TxBatcher
+  private proofs!: ProofService
   private syncTimer: NodeJS.Timeout | null = null
   private syncing = false
   private txInbox: Uint8Array[] = []
@@ -82,6 +87,8 @@ export class MedchainNode {
   private readonly validatorLastSeen: number[]
   private stopped = false
   apiUrl = ''
+  metricsUrl = ''
+  private metricsServer: { url: string, close: () => Promise<void> } | undefined
 
   constructor (private readonly opts: NodeOptions) {
     this.metrics = createMetrics()
@@ -99,7 +106,13 @@ export class MedchainNode {
   async start (): Promise<void> {
     const { config, genesis } = this.opts
     const gHash = genesisHash(genesis)
-    this.store = await openChainStore(this.opts.dataDir, { chainId: this.chainId, genesisHash: gHash, hashBlock: bytes => blockHash(decodeBlock(bytes).header) })
+    try {
+      this.store = await openChainStore(this.opts.dataDir, { chainId: this.chainId, genesisHash: gHash, hashBlock: bytes => blockHash(decodeBlock(bytes).header) })
+    } catch (err) {
+      const e = err as { code?: string, message: string }
+      if (e.code === 'STORE_CORRUPT') throw new NodeError('STORE_CORRUPT', `${e.message}; with the node stopped, run \`medchain verify-chain --home ${this.opts.home}\` to find the first damaged height and key`, 500)
+      throw err
+    }
     const head = this.store.head()
 
     // Ledger state: genesis in memory until the first block persists it, else rebuilt from disk.
@@ -108,7 +121,7 @@ export class MedchainNode {
     let genesisWrites: Write[] | null = null
     // Values stay on disk (read through a bounded cache); only the keys' group index is in memory.
     const stateRepo = this.store.state
-    const source = { read: (key: string) => stateRepo.readSync(key) }
+    const source = { read: (key: string) => stateRepo.readSync(key), readNode: (pos: Uint8Array) => stateRepo.readNodeSync(pos) }
     if (head === null) {
       const g = initGenesis({ chainId: this.chainId, members })
       state = g.state
@@ -118,6 +131,10 @@ export class MedchainNode {
       const keys: string[] = []
       for await (const key of stateRepo.keys()) keys.push(key)
       state = LedgerState.fromSource(source, keys, head.stateRoot, head.height)
+      // The stored tree must still give the head's root (its root node at least): else the proofs would lie.
+      if (!state.stateTree.rootNodeMatches()) {
+        throw new NodeError('STORE_CORRUPT', `the stored state tree does not give the head's state root at height ${head.height}; with the node stopped, run \`medchain verify-chain --home ${this.opts.home}\``, 500)
+      }
       const summary = await this.store.blocks.getSummary(head.height)
       this.headTime = summary?.time ?? 0
     }
@@ -204,8 +221,21 @@ export class MedchainNode {
     this.driver.start(lastCommit, walMessages)
     this.metrics.height.set(head?.height ?? 0)
 
-    this.api = await createApi(this.backend(), { maxBodyBytes: config.api.maxBodyBytes, metrics: this.metrics, log: msg => this.log.error(msg) })
+    this.proofs = new ProofService(this.chainId, this.store, () => this.app.state)
+    const https = tlsMaterial(this.opts.home, config.api)
+    this.api = await createApi(this.backend(), {
+      maxBodyBytes: config.api.maxBodyBytes,
+      metrics: this.metrics,
+      log: msg => this.log.error(msg),
+      auth: { chainId: this.chainId, nodeKey: toHex(this.signerKey), clock: this.clock, readsPerMinute: config.api.readsPerMinute, writesPerMinute: config.api.writesPerMinute },
+      ...(https !== null ? { https } : {})
+    })
     this.apiUrl = await this.api.listen({ host: config.api.host, port: config.api.port })
+    if (https === null && config.api.plainHttpOnNetwork && !isLoopback(config.api.host)) this.log.warn('API serves PLAIN HTTP off loopback (api.plainHttpOnNetwork): for a closed test network only; patient data must not cross a real network in clear', { api: this.apiUrl })
+    else if (https === null) this.log.warn('API serves plain HTTP on the loopback interface only: name api.tlsCert and api.tlsKey in config.toml to serve HTTPS', { api: this.apiUrl })
+    else this.log.info(`API serves HTTPS${https.ca !== undefined ? ' and requires client certificates from api.tlsClientCa' : ''}`, { api: this.apiUrl })
+    this.metricsServer = await startMetricsListener({ host: config.metrics.host, port: config.metrics.port }, async () => await this.metricsText())
+    this.metricsUrl = this.metricsServer.url
     this.syncTimer = setInterval(() => { void this.syncStep() }, 500)
     this.log.info('node started', { chainId: this.chainId, height: head?.height ?? 0, validatorIndex: this.myIndex, api: this.apiUrl, p2p: this.p2p.multiaddrs()[0] })
   }
@@ -457,7 +487,8 @@ export class MedchainNode {
       submitTx: bytes => this.submitTx(bytes),
       waitForCommit: async (id, timeoutMs) => await this.waitForCommit(id, timeoutMs),
       getTx: async id => await this.txInfo(id),
-      getReceipt: async id => await this.receipt(id),
+      getReceipt: async id => await this.proofs.answer({ kind: 'tx', id }),
+      proof: async q => await this.proofs.answer(q),
       getBlock: async height => await this.blockInfo(height),
       listBlocks: async (before, limit) => {
         const top = Math.min(before === null ? Infinity : before - 1, this.store.head()?.height ?? 0)
@@ -490,17 +521,26 @@ export class MedchainNode {
       patientAudit: async (id, page) => await patients.audit(id, page),
       patientRequests: (id, page) => patients.requests(id, page),
       patientRecords: (id, page) => patients.records(id, page),
+      patientRepresentatives: (id, at, page) => patients.representatives(id, at, page),
       patientBreakGlass: async id => breakGlassEvents(this.app.state, patientId(id)),
       decision: q => patients.decision(q),
+      accessDecision: q => checkAccess(this.app.state, {
+        patient: patientId(q.patient),
+        requester: fromHex(q.grantee, 32),
+        // The words come from a committed access.log: the ledger already checked them.
+        ...(q.category !== undefined ? { category: q.category as Category } : {}),
+        ...(q.record !== undefined ? { record: fromHex(q.record, 32) } : {}),
+        action: 'read',
+        purpose: q.purpose as Purpose,
+        time: this.clock()
+      }),
       subscribe: listener => {
         this.events.on('event', listener)
         return () => { this.events.off('event', listener) }
       },
-      metricsText: async () => {
-        this.metrics.peers.set(this.p2p.connectedMembers().length)
-        this.metrics.validatorsHeard.set(this.heardRecently())
-        return await this.metrics.register.metrics()
-      },
+      identify: key => this.identify(key),
+      txParties: async id => await this.txParties(id),
+      accessLog: async id => await this.accessLog(id),
       explorerHtml: () => explorerHtml(this.chainId),
       openApi: () => openApiDocument(),
       fhir: {
@@ -515,6 +555,63 @@ export class MedchainNode {
         submitTx: bytes => this.submitTx(bytes),
         waitForCommit: async (id, timeoutMs) => await this.waitForCommit(id, timeoutMs)
       }
+    }
+  }
+
+  private async metricsText (): Promise<string> {
+    this.metrics.peers.set(this.p2p.connectedMembers().length)
+    this.metrics.validatorsHeard.set(this.heardRecently())
+    return await this.metrics.register.metrics()
+  }
+
+  /** Who a key is on the ledger now (docs/access-table.md). */
+  private identify (keyHex: string): Principal | null {
+    const key = fromHex(keyHex, 32)
+    const state = this.app.state
+    const patient = getPatientByKey(state, key)
+    if (patient !== undefined) return { kind: 'patient', key: keyHex, patient: toHex(patient.id) }
+    const provider = getProvider(state, key)
+    if (provider !== undefined) return { kind: 'provider', key: keyHex, role: provider.role, org: provider.org, active: provider.status === 'active' }
+    const member = state.get<string>(keys.memberKey(key))
+    if (member !== undefined) return { kind: 'member', key: keyHex, name: member }
+    return null
+  }
+
+  private async committedTx (id: string): Promise<{ tx: ReturnType<typeof decodeTx>['tx'], code: string, height: number } | null> {
+    const loc = await this.store.txIndex.get(id)
+    if (loc === undefined) return null
+    const bytes = await this.store.blocks.get(loc.height)
+    const txBytes = bytes === undefined ? undefined : decodeBlock(bytes).txs[loc.index]
+    if (txBytes === undefined) return null
+    return { tx: decodeTx(txBytes, this.chainId, { skipSignature: true }).tx, code: loc.code, height: loc.height }
+  }
+
+  private async txParties (id: string): Promise<{ sender: string, patient?: string } | null> {
+    const pending = this.app.mempool.get(id)
+    const tx = pending !== undefined ? pending.decoded.tx : (await this.committedTx(id))?.tx
+    if (tx === undefined) return null
+    const body = tx.body as { patient?: Uint8Array }
+    // A patient's own transactions (register, grant, revoke) name them by their sender key.
+    const patient = body.patient instanceof Uint8Array ? toHex(body.patient) : this.identify(toHex(tx.sender))?.kind === 'patient' ? (this.identify(toHex(tx.sender)) as { patient: string }).patient : undefined
+    return { sender: toHex(tx.sender), ...(patient !== undefined ? { patient } : {}) }
+  }
+
+  private async accessLog (id: string): Promise<LoggedAccess | null> {
+    const c = await this.committedTx(id)
+    if (c === null || c.tx.kind !== 'access.log') return null
+    const b = c.tx.body as { patient: Uint8Array, action: string, purpose: string, category?: string, record?: Uint8Array }
+    const summary = await this.store.blocks.getSummary(c.height)
+    if (summary === undefined) return null
+    return {
+      id,
+      sender: toHex(c.tx.sender),
+      patient: toHex(b.patient),
+      action: b.action,
+      purpose: b.purpose,
+      ...(b.category !== undefined ? { category: b.category } : {}),
+      ...(b.record !== undefined ? { record: toHex(b.record) } : {}),
+      time: summary.time,
+      code: c.code
     }
   }
 
@@ -549,27 +646,6 @@ export class MedchainNode {
     return { id, status: 'committed', height: loc.height, index: loc.index, code: loc.code, ...(loc.log !== undefined ? { log: loc.log } : {}), tx }
   }
 
-  private async receipt (id: string): Promise<unknown | null> {
-    const loc = await this.store.txIndex.get(id)
-    if (loc === undefined) return null
-    const bytes = await this.store.blocks.get(loc.height)
-    const commitBytes = await this.store.blocks.getCommit(loc.height)
-    if (bytes === undefined) return null
-    const block = decodeBlock(bytes)
-    return {
-      chainId: this.chainId,
-      txId: id,
-      tx: block.txs[loc.index],
-      result: loc.code,
-      height: loc.height,
-      index: loc.index,
-      header: block.header,
-      blockHash: blockHash(block.header),
-      proof: merkleProof(block.txs, loc.index),
-      commit: commitBytes === undefined ? null : decodeCommit(commitBytes)
-    }
-  }
-
   private async blockInfo (height: number | 'latest'): Promise<unknown | null> {
     const h = height === 'latest' ? (this.store.head()?.height ?? 0) : height
     if (h < 1) return null
@@ -594,6 +670,7 @@ export class MedchainNode {
     if (this.syncTimer !== null) clearInterval(this.syncTimer)
     for (const list of this.waiters.values()) for (const w of list) clearTimeout(w.timer)
     await this.api?.close().catch(() => {})
+    await this.metricsServer?.close().catch(() => {})
     this.batcher?.stop()
     await this.driver?.stop()
     await this.p2p?.stop().catch(() => {})

@@ -6,7 +6,10 @@ export function openApiDocument (): Record<string, unknown> {
   const error = { $ref: '#/components/schemas/Error' }
   const errors = {
     400: { description: 'bad input', content: { 'application/json': { schema: error } } },
-    404: { description: 'not found', content: { 'application/json': { schema: error } } }
+    401: { description: 'no valid bearer token: AUTH_MISSING, AUTH_MALFORMED, AUTH_BAD_SIGNATURE, AUTH_EXPIRED, AUTH_NOT_YET_VALID, AUTH_LIFETIME_TOO_LONG, AUTH_REPLAYED, AUTH_WRONG_AUDIENCE, AUTH_WRONG_CHAIN, AUTH_UNKNOWN_KEY (docs/access-table.md)', content: { 'application/json': { schema: error } } },
+    403: { description: 'the access table refuses this caller: ACCESS_NOT_YOURS, ACCESS_MEMBERS_ONLY, ACCESS_NOT_LOGGED, ACCESS_LOG_USED, ACCESS_LOG_TOO_OLD, ACCESS_DENIED, ACCESS_PURPOSE_MISMATCH, ACCESS_PROVIDER_SUSPENDED', content: { 'application/json': { schema: error } } },
+    404: { description: 'not found', content: { 'application/json': { schema: error } } },
+    429: { description: 'API_RATE_LIMITED: too many requests by this identity', content: { 'application/json': { schema: error } } }
   }
   const ok = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'object' } } } }, ...errors })
   const okArray = (description: string): Record<string, unknown> => ({ 200: { description, content: { 'application/json': { schema: { type: 'array' } } } }, ...errors })
@@ -44,7 +47,7 @@ export function openApiDocument (): Record<string, unknown> {
   const wordError = (codes: string): Record<string, unknown> => ({ description: codes, content: { 'application/json': { schema: error } } })
   return {
     openapi: '3.0.3',
-    info: { title: 'medchain node API', version: '0.1.0', description: 'Consent and record-access ledger of a hospital consortium. Every error is {error: {code, message}}.' },
+    info: { title: 'medchain node API', version: '0.1.0', description: 'Consent and record-access ledger of a hospital consortium. Every error is {error: {code, message}}. Reads of patient and chain data need `Authorization: Bearer <EdDSA JWT signed with the caller\'s registered key>` (docs/access-table.md); status, health, readiness, this document and the explorer shell are public. Prometheus metrics are on a separate listener (127.0.0.1), not this port.' },
     paths: {
       '/healthz': { get: { summary: 'process is up', responses: ok('ok') } },
       '/readyz': { get: { summary: 'synced, connected to a quorum, and consensus messages heard from a quorum within 10 s', responses: { ...ok('ready'), 503: { description: 'not ready', content: { 'application/json': { schema: { type: 'object' } } } } } } },
@@ -83,7 +86,11 @@ export function openApiDocument (): Record<string, unknown> {
           responses: { 200: { description: 'transaction', content: { 'application/json': { schema: { $ref: '#/components/schemas/TxInfo' } } } }, ...errors }
         }
       },
-      '/v1/txs/{id}/receipt': { get: { summary: 'self-contained receipt: tx, result, header, Merkle proof, commit certificate', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
+      '/v1/txs/{id}/receipt': { get: { summary: 'self-contained receipt (as /v1/proofs/tx/{id}): tx, result leaf, header, Merkle proofs, commit certificate', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
+      '/v1/proofs/tx/{id}': { get: { summary: 'receipt of a committed transaction: tx, result leaf (code, decision, audit entries), header, tx and results Merkle proofs, commit certificate; check with medchain verify', parameters: [{ name: 'id', in: 'path', required: true, schema: hex64 }], responses: ok('receipt') } },
+      '/v1/proofs/consent/{patient}/{grant}': { get: { summary: 'state proof at the head: the consent (or its absence), header, sparse Merkle proof, commit certificate', parameters: [{ name: 'patient', in: 'path', required: true, schema: hex64 }, { name: 'grant', in: 'path', required: true, schema: hex64 }], responses: ok('state proof') } },
+      '/v1/proofs/record/{patient}/{record}': { get: { summary: 'state proof at the head: the record and its erasure (or its absence)', parameters: [{ name: 'patient', in: 'path', required: true, schema: hex64 }, { name: 'record', in: 'path', required: true, schema: hex64 }], responses: ok('state proof') } },
+      '/v1/proofs/patient/{patient}': { get: { summary: "state proof at the head: the patient and their current key (or absence)", parameters: [{ name: 'patient', in: 'path', required: true, schema: hex64 }], responses: ok('state proof') } },
       '/v1/blocks': { get: { summary: 'latest block summaries', parameters: [{ name: 'before', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } }, { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100 } }], responses: okArray('blocks') } },
       '/v1/blocks/latest': { get: { summary: 'the latest block', responses: ok('block') } },
       '/v1/blocks/{height}': { get: { summary: 'a block by height', parameters: [{ name: 'height', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }], responses: ok('block') } },
@@ -98,7 +105,7 @@ export function openApiDocument (): Record<string, unknown> {
         get: {
           summary: 'audit trail of a patient, newest entry first, paged (cursor <height>-<seq>)',
           parameters: [patientParam, ...pageParams(AUDIT_CURSOR)],
-          responses: page('audit entries', 'entries', { type: { type: 'string' }, txId: hex64, actor: hex64, at: { type: 'object' }, permit: { type: 'boolean' }, reason: { type: 'string' } })
+          responses: page('audit entries', 'entries', { type: { type: 'string' }, txId: hex64, actor: hex64, by: { type: 'string', description: 'who acted: "by <key>", or "by representative <key> (<basis>)" when a representative acted for the patient (actedAs)' }, actedAs: { type: 'object' }, at: { type: 'object' }, permit: { type: 'boolean' }, reason: { type: 'string' } })
         }
       },
       '/v1/patients/{id}/requests': {
@@ -113,6 +120,13 @@ export function openApiDocument (): Record<string, unknown> {
           summary: 'records with amendment history, newest anchored first, paged (cursor <height>-<record id>)',
           parameters: [patientParam, ...pageParams(ITEM_CURSOR)],
           responses: page('records', 'records', { id: hex64, category: { type: 'string' } }, { registered: { type: 'boolean' } })
+        }
+      },
+      '/v1/patients/{id}/representatives': {
+        get: {
+          summary: 'who may act for the patient (parents, guardians, legal representatives), newest designation first, paged (cursor <height>-<representation id>); status active, not_yet_valid, expired, majority or revoked at `at`',
+          parameters: [patientParam, { name: 'at', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'time (ms) at which status is evaluated; default now' }, ...pageParams(ITEM_CURSOR)],
+          responses: page('representatives', 'representatives', { representation: { type: 'object' }, status: { type: 'string', enum: ['active', 'not_yet_valid', 'expired', 'majority', 'revoked'] } }, { time: { type: 'integer' } })
         }
       },
       '/v1/patients/{id}/break-glass': { get: { summary: 'break-glass events of a patient', parameters: [patientParam], responses: okArray('events') } },
@@ -136,12 +150,11 @@ export function openApiDocument (): Record<string, unknown> {
       '/v1/events': {
         get: {
           summary: 'server-sent events of committed blocks and transactions',
-          description: 'Without `patient`: `event: block` (data BlockEvent) per committed block and `event: tx` (data TxEvent) per committed transaction. With `patient`: only the tx events that touch that patient (consents, accesses, break-glass, records), so a patient app is notified of every access. Comment lines (`: ping`) keep the connection open.',
-          parameters: [{ name: 'patient', in: 'query', required: false, schema: hex64 }],
+          description: 'Without `patient`: `event: block` (data BlockEvent) per committed block and `event: tx` (data TxEvent) per committed transaction. With `patient`: only the tx events that touch that patient (consents, accesses, break-glass, records), so a patient app is notified of every access. Scoped to the caller: a member sees everything; a patient only their own tx events (no blocks). Comment lines (`: ping`) keep the connection open.',
+          parameters: [{ name: 'patient', in: 'query', required: false, schema: hex64 }, { name: 'access_token', in: 'query', required: false, schema: { type: 'string' }, description: 'the bearer token, for EventSource clients that cannot set headers (RFC 6750 §2.3)' }],
           responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors }
         }
       },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'this document', responses: ok('OpenAPI document') } },
       '/': { get: { summary: 'explorer page', responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } } } }
     },

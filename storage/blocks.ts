@@ -1,4 +1,4 @@
-import { readU64be } from '../codec/index.js'
+import { decode, readU64be } from '../codec/index.js'
 import { Bucket } from './buckets.js'
 import type { StoreContext } from './context.js'
 import { asView } from './db.js'
@@ -51,6 +51,19 @@ export class BlockRepository {
   }
 
   /** Commit certificate (signed precommits) of the block at `height`, or undefined if not stored yet. */
+  /** The block's result leaves (encoded, in tx order), or undefined. */
+  async getResults (height: number): Promise<Uint8Array[] | undefined> {
+    this.ctx.assertOpen()
+    const bytes = await this.ctx.db.get(heightKey(Bucket.results, height))
+    if (bytes === undefined) return undefined
+    let leaves: unknown
+    try { leaves = decode(asView(bytes), { maxBytes: 64 * 1024 * 1024, maxDepth: 2 }) } catch (err) {
+      throw new StorageError('STORE_CORRUPT', `results of height ${height} do not decode: ${(err as Error).message}`, height)
+    }
+    if (!Array.isArray(leaves) || !leaves.every(l => l instanceof Uint8Array)) throw new StorageError('STORE_CORRUPT', `results of height ${height} are not a list of byte strings`, height)
+    return leaves as Uint8Array[]
+  }
+
   async getCommit (height: number): Promise<Uint8Array | undefined> {
     this.ctx.assertOpen(); checkHeight(height)
     return asView(await this.ctx.db.get(heightKey(Bucket.commitCert, height)))

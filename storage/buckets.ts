@@ -18,7 +18,11 @@ export enum Bucket {
   /** utf8 key → value: mutable ledger state, streamed whole on restart */
   state = 7,
   /** utf8 key → value: append-only ledger records (audit trail), read only by prefix scans */
-  appends = 8
+  appends = 8,
+  /** tree position (u16be depth ‖ path prefix) → 65-byte node of the ledger's state tree (current version only) */
+  stateNodes = 9,
+  /** height (u64be) → CBOR array of the block's encoded result leaves (what its resultsRoot commits to) */
+  results = 10
 }
 
 /** Keys inside Bucket.meta. */

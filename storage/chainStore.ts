@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { bytesEqual, toHex, u64be } from '../codec/index.js'
+import { bytesEqual, encode, toHex, u64be } from '../codec/index.js'
 import { BlockRepository } from './blocks.js'
 import { Bucket, MetaKey } from './buckets.js'
 import { StoreContext } from './context.js'
@@ -55,6 +55,10 @@ export interface CommitBlockInput {
   writes: ReadonlyArray<readonly [string, Uint8Array | null]>
   /** Write-once records (audit trail) that live only on disk. */
   appends: ReadonlyArray<readonly [string, Uint8Array]>
+  /** State-tree node puts and deletes by position, applied in order (a later one wins). */
+  nodes?: ReadonlyArray<readonly [Uint8Array, Uint8Array | null]>
+  /** The block's encoded result leaves in tx order (receipts prove them against the header's resultsRoot). */
+  resultLeaves?: readonly Uint8Array[]
 }
 
 /** Layout of a node's data directory. */
@@ -251,6 +255,16 @@ export class ChainStore {
       const [key, value] = entry
       if (!(value instanceof Uint8Array)) bad(`append for ${String(key)} must be bytes`, value)
       put(bucketKey(Bucket.appends, checkStateKey(key)), value)
+    }
+    if (input.resultLeaves !== undefined) {
+      if (!Array.isArray(input.resultLeaves) || input.resultLeaves.length !== txs.length || !input.resultLeaves.every(l => l instanceof Uint8Array)) bad('resultLeaves must be one byte string per tx', height)
+      put(heightKey(Bucket.results, height), encode(input.resultLeaves))
+    }
+    for (const [pos, node] of input.nodes ?? []) {
+      if (!(pos instanceof Uint8Array) || pos.length < 2 || pos.length > 34) bad('tree node position must be 2..34 bytes', pos)
+      if (node === null) ops.push({ type: 'del', key: bucketKey(Bucket.stateNodes, pos) })
+      else if (node instanceof Uint8Array && node.length === 65) put(bucketKey(Bucket.stateNodes, pos), node)
+      else bad('tree node must be 65 bytes or null', node)
     }
     return ops
   }

@@ -54,6 +54,23 @@ export class StateRepository {
     return asView(this.ctx.db.getSync(bucketKey(Bucket.state, checkStateKey(key))))
   }
 
+  /** A state-tree node by position, read synchronously (the ledger's SmtNodeReader). */
+  readNodeSync (position: Uint8Array): Uint8Array | undefined {
+    this.ctx.assertOpen()
+    return asView(this.ctx.db.getSync(bucketKey(Bucket.stateNodes, position)))
+  }
+
+  /** Every state-tree node [position, bytes] in position order (verify-chain counts them). */
+  async * nodes (): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    this.ctx.assertOpen()
+    const it = this.ctx.db.iterator(bucketRange(Bucket.stateNodes))
+    try {
+      for await (const [key, value] of it) yield [key.subarray(1), asView(value)]
+    } finally {
+      await it.close()
+    }
+  }
+
   /** Every mutable state key in key byte order (restart: the ledger's group index). */
   async * keys (): AsyncGenerator<string> {
     this.ctx.assertOpen()

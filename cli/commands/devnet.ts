@@ -50,8 +50,8 @@ export async function runDevnet (opts: { validators: number, home: string, baseP
     const log = openSync(p.log, 'a')
     const child = spawn(process.execPath, [MAIN, 'start', '--home', h], { stdio: ['ignore', log, log], detached: false })
     children.push(child)
-    const api = `http://${config.api.host}:${config.api.port}`
-    nodes.push({ name: config.moniker, pid: child.pid ?? -1, api, dashboard: `${api}/`, metrics: `${api}/metrics`, p2p: `/ip4/${config.p2p.host}/tcp/${config.p2p.port}`, home: h })
+    const api = `${config.api.tlsCert === '' ? 'http' : 'https'}://${config.api.host}:${config.api.port}`
+    nodes.push({ name: config.moniker, pid: child.pid ?? -1, api, dashboard: `${api}/`, metrics: `http://${config.metrics.host}:${config.metrics.port}/metrics`, p2p: `/ip4/${config.p2p.host}/tcp/${config.p2p.port}`, home: h })
   }
   await Promise.all(nodes.map((n, i) => waitForApi(n.api, children[i], 90_000, homePaths(n.home).log)))
   const info: DevnetInfo = { chainId: genesis.chainId, home, nodes }

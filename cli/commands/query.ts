@@ -1,9 +1,19 @@
 import { Command } from 'commander'
+import { readKeyFile } from '../../crypto/index.js'
 import { MAX_PAGE_LIMIT } from '../../ledger/index.js'
 import { decisionParams, pageParams } from '../../node/query/params.js'
 import { MedchainClient } from '../client.js'
 
-const nodeOption = (cmd: Command): Command => cmd.option('--node <url>', 'node API URL', process.env.MEDCHAIN_NODE ?? 'http://127.0.0.1:26600')
+const KEY_HELP = 'key file to sign the request with (a patient, provider, or member key; docs/access-table.md)'
+
+/** --node, and --key: the key file every request is signed with (as for transactions). */
+const nodeOption = (cmd: Command): Command => cmd
+  .option('--node <url>', 'node API URL', process.env.MEDCHAIN_NODE ?? 'http://127.0.0.1:26600')
+  .option('--key <file>', KEY_HELP, process.env.MEDCHAIN_KEY)
+
+function clientOf (o: { node: string, key?: string }): MedchainClient {
+  return new MedchainClient(o.node, o.key === undefined ? {} : { key: readKeyFile(o.key).seed })
+}
 
 function q (name: string, description: string, path: (...args: string[]) => string, args: string[] = []): Command {
   const cmd = new Command(name).description(description)
@@ -11,13 +21,13 @@ function q (name: string, description: string, path: (...args: string[]) => stri
   nodeOption(cmd)
   cmd.action(async (...params: unknown[]) => {
     const values = params.slice(0, args.length) as string[]
-    const opts = params[args.length] as { node: string }
-    console.log(JSON.stringify(await new MedchainClient(opts.node).get(path(...values)), null, 2))
+    const opts = params[args.length] as { node: string, key?: string }
+    console.log(JSON.stringify(await clientOf(opts).get(path(...values)), null, 2))
   })
   return cmd
 }
 
-interface PageOptions { node: string, limit?: number, before?: string, after?: string, all?: boolean }
+interface PageOptions { node: string, key?: string, purpose?: string, category?: string, record?: string, limit?: number, before?: string, after?: string, all?: boolean }
 
 /**
  * A patient's list, newest first: one page (with `next`), or with --all every page,
@@ -31,8 +41,17 @@ function paged (name: string, description: string, route: string, field: string,
     .option('--after <cursor>', 'entries newer than this cursor')
     .option('--all', 'follow "next" and print every entry')
   nodeOption(cmd)
+  if (name === 'records') {
+    cmd.option('--purpose <code>', 'as a provider: the purpose of use (HL7 PurposeOfUse, e.g. TREAT); the access is logged on chain first, then read under it')
+      .option('--category <c>', 'as a provider: the category to read')
+      .option('--record <id>', 'as a provider: the record to read')
+  }
   cmd.action(async (patient: string, o: PageOptions) => {
-    const client = new MedchainClient(o.node)
+    const client = clientOf(o)
+    if (o.purpose !== undefined) {
+      console.log(JSON.stringify(await client.readRecordsAsProvider(patient, { purpose: o.purpose, ...(o.record !== undefined ? { record: o.record } : { category: o.category }) }), null, 2))
+      return
+    }
     // Checked here as the node checks it: a bad cursor never leaves the machine.
     let page = pageParams(list, { before: o.before, after: o.after, limit: o.limit })
     const direction = page.after !== undefined ? 'after' : 'before'
@@ -68,6 +87,7 @@ export function queryCommand (): Command {
   cmd.addCommand(paged('audit', 'audit trail of a patient', 'audit', 'entries', 'audit'))
   cmd.addCommand(paged('requests', 'pending access requests of a patient', 'requests', 'requests', 'items'))
   cmd.addCommand(paged('records', 'records of a patient with amendments', 'records', 'records', 'items'))
+  cmd.addCommand(paged('representatives', 'who may act for a patient (parents, guardians, representatives) and their status', 'representatives', 'representatives', 'items'))
   cmd.addCommand(q('break-glass', 'break-glass events of a patient', p => `/v1/patients/${p}/break-glass`, ['patient']))
   const decision = new Command('decision').description('access decision for (patient, grantee, category, action, purpose[, time]) with its reason')
     .requiredOption('--patient <id>').requiredOption('--grantee <key>').requiredOption('--category <c>')
@@ -77,7 +97,7 @@ export function queryCommand (): Command {
     // The words are checked against the ledger's lists before anything is sent (API_BAD_<FIELD>).
     const checked = decisionParams({ patient: o.patient, grantee: o.grantee, category: o.category, action: o.action, purpose: o.purpose })
     const params = new URLSearchParams({ patient: checked.patient, grantee: checked.grantee, category: checked.category, action: checked.action, purpose: checked.purpose, ...(o.time !== undefined ? { time: o.time } : {}) })
-    console.log(JSON.stringify(await new MedchainClient(o.node).get(`/v1/decision?${params.toString()}`), null, 2))
+    console.log(JSON.stringify(await clientOf({ node: o.node, key: o.key }).get(`/v1/decision?${params.toString()}`), null, 2))
   })
   cmd.addCommand(decision)
   return cmd

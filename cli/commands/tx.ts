@@ -44,7 +44,8 @@ export function txCommand (): Command {
       // Checked as a node checks it (the ledger's schema and word lists) before anything is signed.
       const body = parseTxBody(kind, bodyFromJson(json))
       const key = readKeyFile(o.key)
-      const client = new MedchainClient(o.node)
+      // The same key signs the transaction and the request (its nonce lookup, its rate-limit identity).
+      const client = new MedchainClient(o.node, { key: key.seed })
       const res = await client.send(kind, body, seedSigner(key.seed), { wait: o.wait, nonce: o.nonce })
       console.log(JSON.stringify(res, null, 2))
       if (o.wait === true && res.code !== undefined && res.code !== 'OK') process.exitCode = 3
@@ -70,7 +71,7 @@ async function importConsent (o: { key: string, node: string, nonce?: number, wa
     process.exitCode = 2
     return
   }
-  const client = new MedchainClient(o.node)
+  const client = new MedchainClient(o.node, { key: key.seed })
   const built = await client.build('consent.grant', mapped.body, signer, o.nonce)
   const res = await fetch(`${o.node}/fhir/Consent${o.wait === true ? '?wait=commit' : ''}`, {
     method: 'POST',

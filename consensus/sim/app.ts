@@ -16,7 +16,7 @@ export function buildSimBlock (args: {
   const txRoot = merkleRoot(args.txs)
   const header: BlockHeader = {
     chainId: args.chainId, height: args.height, time: args.time, proposer: args.proposer, prevHash: args.prevHash,
-    lastCommitHash: args.lastCommitHash, txRoot, txCount: args.txs.length, stateRoot: nextStateRoot(args.prevStateRoot, txRoot)
+    lastCommitHash: args.lastCommitHash, txRoot, txCount: args.txs.length, stateRoot: nextStateRoot(args.prevStateRoot, txRoot), resultsRoot: txRoot
   }
   return { header, txs: args.txs, lastCommit: args.lastCommit }
 }

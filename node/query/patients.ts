@@ -1,6 +1,7 @@
 import { fromHex } from '../../codec/index.js'
 import {
-  auditPage, checkAccess, consentPage, getPatient, listConsents, listRecords, pendingRequests, recordPage, requestPage,
+  auditPage, checkAccess, consentPage, describeActor, getPatient, listConsents, listRecords, listRepresentations, pendingRequests, recordPage,
+  representationPage, representationStatus, requestPage,
   type Decision, type PageRequest, type PrefixScanner, type StateView
 } from '../../ledger/index.js'
 import type { DecisionParams } from './params.js'
@@ -29,7 +30,16 @@ export class PatientQueries {
 
   async audit (patient: string, page: PageRequest): Promise<{ patient: string, entries: unknown[], next: string | null }> {
     const p = await auditPage(this.src.scan, fromHex(patient, 32), page)
-    return { patient, entries: p.items, next: p.next }
+    // `by`: who acted, "by representative <key> (<basis>)" when a representative acted for the patient.
+    return { patient, entries: p.items.map(e => ({ ...e, by: describeActor(e) })), next: p.next }
+  }
+
+  /** Who may act for the patient (issue 19), with each representation's status now (or `at`). */
+  representatives (patient: string, at: number | null, page: PageRequest): { patient: string, time: number, representatives: unknown[], next: string | null } {
+    const time = at ?? this.src.clock()
+    const all = listRepresentations(this.src.state(), fromHex(patient, 32)).map(representation => ({ representation, status: representationStatus(representation, time) }))
+    const p = representationPage(all, page)
+    return { patient, time, representatives: p.items, next: p.next }
   }
 
   requests (patient: string, page: PageRequest): { patient: string, time: number, requests: unknown[], next: string | null } {

@@ -6,7 +6,8 @@ import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { toHex } from '../../codec/index.js'
+import { toHex, utf8 } from '../../codec/index.js'
+import { sha256 } from '../../crypto/index.js'
 import { isTxKind, parseTxBody, type TxKind } from '../../ledger/index.js'
 import { bodyFromJson } from '../../cli/bodies.js'
 import { decisionParams } from '../../node/query/params.js'
@@ -65,9 +66,14 @@ t.test('the README walkthrough parses and runs; its decision query uses real wor
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const examples = txExamples(readme)
   t.ok(examples.length >= 4, `${examples.length} tx examples in README.md`)
+  t.ok(examples.some(e => e.kind === 'representation.designate') && examples.some(e => e.keyFile === 'parent.json'), 'acting for a patient is walked through')
   run(t, examples, c => ({
     '$PROVIDER': toHex(c.key('provider')),
     '$PATIENT': toHex(c.key('patient')),
+    '$CHILD': toHex(c.key('child.json')),
+    '$PARENT': toHex(c.key('parent.json')),
+    '$REGISTRAR': toHex(c.key('registrar.json')),
+    '$DOC': toHex(sha256(utf8('birth certificate 4711'))),
     '$NOW': String(c.time - DAY),
     '$IN90D': String(c.time + 90 * DAY)
   }))

@@ -9,9 +9,12 @@ import { createP2PHost } from '../../p2p/index.js'
 import { genesisHash, readGenesis } from '../../node/genesis.js'
 import { fromHex } from '../../codec/index.js'
 import { join } from 'node:path'
-import { Cluster, sleep } from './cluster.js'
+import { Cluster } from './cluster.js'
+import { sleep, waitFor } from '../wait.js'
 
 const cluster = new Cluster(4)
+// Seven multi-process tests that each wait for positive signs, on a shared 2-core machine: more than tap's 300 s default.
+t.setTimeout(10 * 60 * 1000)
 t.teardown(async () => { await cluster.stopAll() })
 
 async function agree (t: Tap.Test, nodes: number[], upTo: number): Promise<void> {
@@ -27,6 +30,14 @@ async function commitPatients (node: number, count: number): Promise<string[]> {
     ids.push(r.id)
   }
   return ids
+}
+
+/** One sample of a node's /metrics, e.g. `medchain_consensus_step` or `medchain_p2p_messages_received_total{topic="consensus"}`. */
+async function metric (node: number, series: string): Promise<number> {
+  const text = await (await fetch(cluster.nodes[node].metrics)).text()
+  const line = text.split('\n').find(l => l.startsWith(series + ' '))
+  if (line === undefined) throw new Error(`node${node}: no ${series} in /metrics`)
+  return Number(line.slice(series.length + 1))
 }
 
 async function waitCommitted (node: number, ids: string[], timeoutMs = 60_000): Promise<void> {
@@ -85,10 +96,16 @@ t.test('kill -9 one validator: the other three keep committing; restarted, it ca
 t.test('kill two of four: no block is committed; restart one and commits resume', async t => {
   await cluster.kill(2)
   await cluster.kill(3)
-  await sleep(1500) // let an in-flight height settle
+  // Positive sign that the survivors are stuck: both have voted at the next height (step
+  // prevote or later), which with a quorum ends in a commit within milliseconds.
   const stuck = await cluster.height(0)
+  await waitFor('both survivors voting at the next height', 60_000, async () => (await Promise.all([0, 1].map(async i => await metric(i, 'medchain_consensus_step')))).every(step => step >= 1), 200)
   await commitPatients(0, 2)
-  await sleep(5000)
+  await waitFor('the transactions in node0\'s mempool', 10_000, async () => (await cluster.nodes[0].client.get<{ mempool: { txs: number } }>('/v1/status')).mempool.txs >= 2, 200)
+  // And node1's votes keep arriving at node0 (re-sent every 2 s while nothing progresses):
+  // everything two validators can tell each other, they told, and still no block.
+  const heard = await metric(0, 'medchain_p2p_messages_received_total{topic="consensus"}')
+  await waitFor('node0 to receive more consensus messages from node1', 30_000, async () => await metric(0, 'medchain_p2p_messages_received_total{topic="consensus"}') >= heard + 4, 200)
   t.ok(await cluster.height(0) <= stuck + 1, `no progress without quorum (height ${stuck} → ${await cluster.height(0)})`)
   t.equal(await cluster.height(1), await cluster.height(0), 'the two survivors agree')
   cluster.start(2)
@@ -121,6 +138,11 @@ t.test('SIGSTOP one validator for 8 s: the others change round and keep going; S
 t.test('a node whose key is not in genesis is refused by every member', async t => {
   const genesis = readGenesis(join(cluster.nodes[0].home, 'genesis.json'))
   const outsiderSeed = generateSeed()
+  const notMemberRefusals = async (node: number): Promise<number> => {
+    const text = await (await fetch(cluster.nodes[node].metrics)).text()
+    return Number(/^medchain_p2p_messages_dropped_total\{topic="p2p",reason="not_member"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+  }
+  const refusedBefore = await Promise.all([0, 1].map(notMemberRefusals))
   const outsider = await createP2PHost({
     seed: outsiderSeed,
     listen: { host: '127.0.0.1', port: 0 },
@@ -131,7 +153,8 @@ t.test('a node whose key is not in genesis is refused by every member', async t 
     handlers: { onTxBatch: () => {}, onConsensusMessage: () => {}, onSyncRequest: async () => ({ blocks: [] }) }
   })
   try {
-    await sleep(4000)
+    // Positive sign: members 0 and 1 have each refused the outsider (a not_member drop).
+    await waitFor('members 0 and 1 to refuse the outsider', 30_000, async () => (await Promise.all([0, 1].map(async i => await notMemberRefusals(i)))).every((n, k) => n > refusedBefore[k]), 200)
     const seen = await Promise.all([0, 1].map(async i => (await cluster.status(i)).peers))
     for (const peers of seen) t.notOk(peers.includes(outsider.peerId), 'outsider is not among the peers of a member')
     t.equal(outsider.connectedMembers().length, 0, 'the outsider verified no member')
@@ -155,7 +178,10 @@ t.test('a validator started with another genesis refuses to join, with a clear m
   try {
     cluster.start(3)
     await cluster.waitHealthy(3)
-    await sleep(6000)
+    // Positive sign: it has handshaken with each of the three members and refused each one.
+    const refusedPeers = (): number => new Set(cluster.logTail(3, 500).split('\n').filter(l => /another genesis/.test(l)).map(l => /"peer":"([^"]+)"/.exec(l)?.[1] ?? l)).size
+    await waitFor('node3 to refuse all three members for their genesis', 30_000, () => refusedPeers() >= 3, 200).catch(() => {})
+    t.equal(refusedPeers(), 3, 'it refused each member')
     t.equal(await cluster.height(3), 0, 'it commits nothing')
     t.equal((await cluster.status(3)).peers.length, 0, 'no member accepts it as a peer')
     t.match(cluster.logTail(3, 200), /another genesis/, 'its log says why')

@@ -11,10 +11,11 @@ import { readConfig, writeConfig } from '../../node/config.js'
 import { readKeyFile } from '../../crypto/index.js'
 import { MedchainClient } from '../../cli/client.js'
 import { reserveBasePort } from '../ports.js'
+import { sleep } from '../wait.js'
 
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 
-export interface ValidatorProc { index: number, home: string, api: string, client: MedchainClient, proc: ChildProcess | null, seed: Uint8Array, publicKey: Uint8Array }
+export interface ValidatorProc { index: number, home: string, api: string, /** Its metrics listener (127.0.0.1, API port + 2). */ metrics: string, client: MedchainClient, proc: ChildProcess | null, seed: Uint8Array, publicKey: Uint8Array }
 
 /** A base port reserved for this test process (test/ports.ts). */
 export function randomBasePort (): number {
@@ -46,10 +47,13 @@ export class Cluster {
       if (opts.hosts !== undefined) {
         const config = readConfig(home)
         config.api.host = host
+        // A closed network of namespaces: plain HTTP off loopback by explicit opt-in, metrics beside the API.
+        config.api.plainHttpOnNetwork = true
+        config.metrics.host = host
         writeConfig(home, config)
       }
       const api = `http://${host}:${basePort + index * 10}`
-      this.nodes.push({ index, home, api, client: new MedchainClient(api), proc: null, seed: key.seed, publicKey: key.publicKey })
+      this.nodes.push({ index, home, api, metrics: `http://${host}:${basePort + index * 10 + 2}/metrics`, client: new MedchainClient(api, { key: key.seed }), proc: null, seed: key.seed, publicKey: key.publicKey })
     })
   }
 
@@ -126,4 +130,5 @@ export class Cluster {
   }
 }
 
-export function sleep (ms: number): Promise<void> { return new Promise(resolve => setTimeout(resolve, ms)) }
+/** Re-exported for the tests that import it from here; the one definition is test/wait.ts. */
+export { sleep }

@@ -20,8 +20,10 @@ const api = cluster.nodes[0].api
 const DAY = 86_400_000
 const PCF = join(import.meta.dirname, import.meta.url.includes('/dist/') ? '../../../../shared/fhir/ihe-pcf' : '../../../shared/fhir/ihe-pcf')
 
-async function fhir (path: string, init: RequestInit = {}): Promise<{ status: number, type: string, body: any }> {
-  const res = await fetch(api + path, init)
+/** A FHIR request, with a fresh token of `seed` (the caller's key) when given. */
+async function fhir (path: string, init: RequestInit = {}, seed?: Uint8Array): Promise<{ status: number, type: string, body: any }> {
+  const auth = seed === undefined ? {} : await client.as(seed).authHeaders()
+  const res = await fetch(api + path, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...auth } })
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.json() }
 }
 
@@ -31,7 +33,8 @@ t.test('FHIR routes on a single node', async t => {
   const memberName = (await client.get<Array<{ name: string }>>('/v1/validators'))[0].name
   const patientSeed = generateSeed()
   const patient = fastSigner(patientSeed)
-  const provider = fastSigner(generateSeed())
+  const providerSeed = generateSeed()
+  const provider = fastSigner(providerSeed)
   const other = fastSigner(generateSeed())
   const pid = toHex(patient.publicKey)
   t.equal((await client.send('patient.register', {}, patient, { wait: true })).code, 'OK')
@@ -44,7 +47,7 @@ t.test('FHIR routes on a single node', async t => {
   t.equal((await client.send('access.log', { patient: patient.publicKey, category: 'vitals', action: 'read', purpose: 'TREAT' }, other, { wait: true })).code, 'OK')
 
   await t.test('GET /fhir/Consent?patient= is a searchset of valid Consents', async t => {
-    const r = await fhir(`/fhir/Consent?patient=${pid}`)
+    const r = await fhir(`/fhir/Consent?patient=${pid}`, {}, patientSeed)
     t.equal(r.status, 200)
     t.match(r.type, /^application\/fhir\+json/)
     t.same(fhirProblems(r.body), [])
@@ -52,21 +55,27 @@ t.test('FHIR routes on a single node', async t => {
     t.equal(r.body.total, 1)
     t.equal(r.body.entry[0].resource.id, grant.id)
     t.equal(r.body.entry[0].resource.status, 'active')
-    t.same((await fhir(`/fhir/Consent?patient=Patient/${pid}`)).body.total, 1, 'Patient/<id> form')
-    const one = await fhir(`/fhir/Consent/${grant.id}`)
+    t.same((await fhir(`/fhir/Consent?patient=Patient/${pid}`, {}, patientSeed)).body.total, 1, 'Patient/<id> form')
+    const one = await fhir(`/fhir/Consent/${grant.id}`, {}, patientSeed)
     t.equal(one.status, 200)
     t.same(one.body, r.body.entry[0].resource, 'read by id is the same resource')
-    const missing = await fhir(`/fhir/Consent/${'0'.repeat(64)}`)
+    const missing = await fhir(`/fhir/Consent/${'0'.repeat(64)}`, {}, patientSeed)
     t.equal(missing.status, 404)
     t.equal(missing.body.resourceType, 'OperationOutcome')
-    const bad = await fhir('/fhir/Consent?patient=nobody')
+    const bad = await fhir('/fhir/Consent?patient=nobody', {}, patientSeed)
     t.equal(bad.status, 400)
     t.same(fhirProblems(bad.body), [])
-    t.equal((await fhir(`/fhir/Consent?patient=${pid}&_count=5`)).status, 400, 'an unsupported parameter is refused, not ignored')
+    t.equal((await fhir(`/fhir/Consent?patient=${pid}&_count=5`, {}, patientSeed)).status, 400, 'an unsupported parameter is refused, not ignored')
+    const anonymous = await fhir(`/fhir/Consent?patient=${pid}`)
+    t.equal(anonymous.status, 401, 'the API\'s rules: a patient\'s consents need a token')
+    t.equal(anonymous.body.resourceType, 'OperationOutcome')
+    const byProvider = await fhir(`/fhir/Consent/${grant.id}`, {}, providerSeed)
+    t.equal(byProvider.status, 403, 'and are read by that patient only')
+    t.equal((await fhir(`/fhir/AuditEvent?patient=${pid}`, {}, providerSeed)).status, 403, 'the trail too')
   })
 
   await t.test('GET /fhir/AuditEvent?patient= shows the permitted read pointing at its Consent and the denied one', async t => {
-    const r = await fhir(`/fhir/AuditEvent?patient=${pid}`)
+    const r = await fhir(`/fhir/AuditEvent?patient=${pid}`, {}, patientSeed)
     t.equal(r.status, 200)
     t.same(fhirProblems(r.body), [])
     const reads = r.body.entry.map((e: any) => e.resource).filter((e: any) => e.action === 'R')

@@ -277,7 +277,7 @@ if (unavailable !== null) {
     t.ok(notReadyAfterMs !== null, `the isolated node stops reporting ready while cut off (${notReadyAfterMs ?? 'never'} ms)`)
     t.match(notReadyReason, /heard consensus messages from|connected to/, 'and says why')
     t.equal(majorityReady, 200, 'a node of the majority stays ready')
-    const heardBy = async (i: number): Promise<number> => Number(/^medchain_consensus_validators_heard (\d+)$/m.exec(await (await fetch(`${c.nodes[i].api}/metrics`)).text())?.[1] ?? NaN)
+    const heardBy = async (i: number): Promise<number> => Number(/^medchain_consensus_validators_heard (\d+)$/m.exec(await (await fetch(c.nodes[i].metrics)).text())?.[1] ?? NaN)
     t.ok(await heardBy(iso) < 3, `the isolated node's medchain_consensus_validators_heard is below quorum (${await heardBy(iso)})`)
     t.equal(await heardBy(0), 3, 'a majority node hears the three of the majority')
     t.ok(Math.max(seen[iso], end[iso]) <= bound, `node${iso} commits nothing new while isolated (${cut[iso]} → ${end[iso]}, highest seen ${seen[iso]}; in flight at the cut: ${bound})`)

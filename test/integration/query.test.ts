@@ -7,6 +7,9 @@ import { spawn } from 'node:child_process'
 import { toHex } from '../../codec/index.js'
 import { generateSeed } from '../../crypto/index.js'
 import { CATEGORIES, fastSigner, type TxSigner } from '../../ledger/index.js'
+import { writeKeyFile } from '../../crypto/index.js'
+import { join } from 'node:path'
+import type { MedchainClient } from '../../cli/client.js'
 import { Cluster, MAIN } from './cluster.js'
 
 const cluster = new Cluster(1)
@@ -17,8 +20,10 @@ const DAY = 86_400_000
 
 interface AuditPage { patient: string, entries: Array<{ type: string, cursor: string, txId: string, at: { height: number } }>, next: string | null }
 
-async function getJson (path: string): Promise<{ status: number, body: any }> {
-  const res = await fetch(api + path)
+/** Who reads: the patient for their own lists (docs/access-table.md); members for anyone's transactions. */
+let reader: MedchainClient = client
+async function getJson (path: string, as: MedchainClient = reader): Promise<{ status: number, body: any }> {
+  const res = await fetch(api + path, { headers: await as.authHeaders() })
   return { status: res.status, body: await res.json() }
 }
 
@@ -51,9 +56,13 @@ async function runCli (...args: string[]): Promise<{ status: number | null, out:
 t.test('query API on a single node', async t => {
   await cluster.startAll()
   const member = fastSigner(cluster.nodes[0].seed)
-  const patient = fastSigner(generateSeed())
+  const patientSeed = generateSeed()
+  const patient = fastSigner(patientSeed)
   const provider = fastSigner(generateSeed())
   const patientId = toHex(patient.publicKey)
+  reader = client.as(patientSeed)
+  const patientKeyFile = join(cluster.dir, 'patient_key.json')
+  writeKeyFile(patientKeyFile, patientSeed)
   t.equal((await client.send('patient.register', {}, patient, { wait: true })).code, 'OK')
   t.equal((await client.send('provider.register', { key: provider.publicKey, role: 'physician', name: 'Dr Ada' }, member, { wait: true })).code, 'OK')
   const now = Date.now()
@@ -109,13 +118,13 @@ t.test('query API on a single node', async t => {
     t.equal((await getJson(`/v1/patients/${patientId}/consents?after=1-2`)).body.error?.code, 'API_BAD_CURSOR')
 
     // The CLI follows `next` to the end.
-    const all = await runCli('query', 'audit', patientId, '--limit', '5', '--all')
+    const all = await runCli('query', 'audit', patientId, '--limit', '5', '--all', '--key', patientKeyFile)
     t.equal(all.status, 0, all.err)
     const printed = JSON.parse(all.out) as AuditPage
     const current = ((await getJson(`/v1/patients/${patientId}/audit?limit=1000`)).body as AuditPage).entries.map(e => e.cursor)
     t.same(printed.entries.map(e => e.cursor), current, 'query audit --all prints the whole trail, newest first')
     t.equal(printed.next, null)
-    const one = JSON.parse((await runCli('query', 'consents', patientId, '--limit', '1')).out)
+    const one = JSON.parse((await runCli('query', 'consents', patientId, '--limit', '1', '--key', patientKeyFile)).out)
     t.equal(one.consents.length, 1)
     t.match(one.consents[0], { status: 'active', cursor: /^\d+-[0-9a-f]{64}$/ })
   })
@@ -126,7 +135,7 @@ t.test('query API on a single node', async t => {
     t.equal(denied.code, 'WRITE_DENIED')
     const info = (await getJson(`/v1/txs/${denied.id}`)).body
     t.match(info, { status: 'committed', code: 'WRITE_DENIED', log: 'ACTION_NOT_GRANTED' }, 'GET /v1/txs/{id} carries the reason')
-    const ok = (await getJson(`/v1/txs/${(await client.send('patient.register', {}, fastSigner(generateSeed()), { wait: true })).id}`)).body
+    const ok = (await getJson(`/v1/txs/${(await client.send('patient.register', {}, fastSigner(generateSeed()), { wait: true })).id}`, client)).body
     t.equal(ok.code, 'OK')
     t.notOk('log' in ok, 'a success has no reason')
   })

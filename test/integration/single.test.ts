@@ -18,6 +18,8 @@ const patient = fastSigner(patientSeed)
 const provider = fastSigner(generateSeed())
 const patientId = toHex(publicKeyFromSeed(patientSeed))
 const client = cluster.nodes[0].client
+// The patient's own view: reads of their consents and trail are signed with their key.
+const asPatient = client.as(patientSeed)
 const DAY = 86_400_000
 
 t.test('a grant submitted over HTTP shows in consents and audit, survives kill -9', async t => {
@@ -34,19 +36,19 @@ t.test('a grant submitted over HTTP shows in consents and audit, survives kill -
   const denied = await client.send('access.log', { patient: publicKeyFromSeed(patientSeed), category: 'mental_health', action: 'read', purpose: 'TREAT' }, provider, { wait: true })
   t.equal(denied.code, 'OK', 'a denied access is still recorded')
 
-  const consents = await client.get<{ consents: Array<{ status: string }> }>(`/v1/patients/${patientId}/consents`)
+  const consents = await asPatient.get<{ consents: Array<{ status: string }> }>(`/v1/patients/${patientId}/consents`)
   t.equal(consents.consents.length, 1)
   t.equal(consents.consents[0].status, 'active')
-  const audit = await client.get<{ entries: Array<{ type: string, permit?: boolean, reason?: string }> }>(`/v1/patients/${patientId}/audit`)
+  const audit = await asPatient.get<{ entries: Array<{ type: string, permit?: boolean, reason?: string }> }>(`/v1/patients/${patientId}/audit`)
   const accesses = audit.entries.filter(e => e.type === 'access')
   t.same(accesses.map(e => e.permit), [false, true], 'permit and deny both in the audit trail (newest first)')
-  const decision = await client.get<{ permit: boolean, reason: string }>(`/v1/decision?patient=${patientId}&grantee=${toHex(provider.publicKey)}&category=labs&action=read&purpose=TREAT`)
+  const decision = await asPatient.get<{ permit: boolean, reason: string }>(`/v1/decision?patient=${patientId}&grantee=${toHex(provider.publicKey)}&category=labs&action=read&purpose=TREAT`)
   t.equal(decision.permit, true)
 
   // Replay: the same signed bytes again are refused (nonce used), and nothing changes.
   // It is turned away before its signature is verified: a replay flood costs no verifications.
   const txVerifications = async (): Promise<number> => {
-    const text = await (await fetch(`${cluster.nodes[0].api}/metrics`)).text()
+    const text = await (await fetch(cluster.nodes[0].metrics)).text()
     return Number(/^medchain_crypto_signature_verifications_total\{what="tx"\} (\d+)$/m.exec(text)?.[1] ?? NaN)
   }
   const verifiedBefore = await txVerifications()
@@ -66,8 +68,8 @@ t.test('a grant submitted over HTTP shows in consents and audit, survives kill -
   t.equal(b.hash, before.latestBlockHash, 'same block hash at the old head')
   t.equal(b.header.stateRoot, before.stateRoot, 'same state root at the old head')
   const answersAfter = [
-    await client.get(`/v1/patients/${patientId}/consents?at=${(consents as unknown as { time: number }).time}`),
-    await client.get(`/v1/patients/${patientId}/audit`),
+    await asPatient.get(`/v1/patients/${patientId}/consents?at=${(consents as unknown as { time: number }).time}`),
+    await asPatient.get(`/v1/patients/${patientId}/audit`),
     await client.get(`/v1/decision?patient=${patientId}&grantee=${toHex(provider.publicKey)}&category=labs&action=read&purpose=TREAT`)
   ]
   t.same(answersAfter, answersBefore, 'same answers after restart')
@@ -77,22 +79,27 @@ t.test('a grant submitted over HTTP shows in consents and audit, survives kill -
 
 t.test('a receipt verifies offline against genesis, and a tampered one does not', async t => {
   const { writeFileSync } = await import('node:fs')
-  const { verifyReceipt } = await import('../../cli/commands/verify.js')
+  const { verifyDocument } = await import('../../cli/commands/verify.js')
   const id = (await client.send('patient.register', {}, fastSigner(generateSeed()), { wait: true })).id
   await cluster.waitHeight(0, (await cluster.height(0)) + 1)
-  const receipt = await client.get<Record<string, unknown> & { tx: string, proof: string[] }>(`/v1/txs/${id}/receipt`)
+  const receipt = await client.get<Record<string, unknown> & { tx: string, result: string, header: Record<string, unknown> }>(`/v1/txs/${id}/receipt`)
   const genesis = join(cluster.nodes[0].home, 'genesis.json')
   const file = join(cluster.dir, 'receipt.json')
   writeFileSync(file, JSON.stringify(receipt))
   const ok = spawnSync(process.execPath, [MAIN, 'verify', file, '--genesis', genesis], { encoding: 'utf8' })
   t.equal(ok.status, 0, ok.stderr)
-  t.match(JSON.parse(ok.stdout), { valid: true, txId: id, result: 'OK' })
+  t.match(JSON.parse(ok.stdout), { valid: true, type: 'tx', facts: { txId: id, code: 'OK' }, statement: new RegExp(`^patient.register ${id} was committed at height \\d+ .* with result OK; 1 audit entry .*; signed by 1 of 1 validators$`) })
   const flip = (hex: string): string => (hex[0] === '0' ? '1' : '0') + hex.slice(1)
-  t.throws(() => verifyReceipt({ ...receipt, tx: flip(receipt.tx) } as never, genesis), { code: 'RECEIPT_TX_MISMATCH' })
-  t.throws(() => verifyReceipt({ ...receipt, header: { ...(receipt.header as object), txCount: 5 } } as never, genesis), { code: 'RECEIPT_HEADER_MISMATCH' })
+  t.throws(() => verifyDocument({ ...receipt, tx: flip(receipt.tx) }, genesis), { code: 'PROOF_BAD_TX_PROOF' })
+  t.throws(() => verifyDocument({ ...receipt, result: flip(receipt.result) }, genesis), { code: 'PROOF_BAD_RESULT_PROOF' })
+  t.throws(() => verifyDocument({ ...receipt, header: { ...receipt.header, txCount: 5 } }, genesis), { code: 'PROOF_BAD_COMMIT' })
   const commit = receipt.commit as { signatures: Array<{ signature: string }> }
   const forged = { ...commit, signatures: commit.signatures.map(s => ({ ...s, signature: flip(s.signature) })) }
-  t.throws(() => verifyReceipt({ ...receipt, commit: forged } as never, genesis), { code: 'RECEIPT_BAD_COMMIT' })
+  t.throws(() => verifyDocument({ ...receipt, commit: forged }, genesis), { code: 'PROOF_BAD_COMMIT' })
+  writeFileSync(file, JSON.stringify({ ...receipt, result: flip(receipt.result) }))
+  const bad = spawnSync(process.execPath, [MAIN, 'verify', file, '--genesis', genesis], { encoding: 'utf8' })
+  t.equal(bad.status, 1, 'an edited result exits 1')
+  t.match(JSON.parse(bad.stdout), { valid: false, code: 'PROOF_BAD_RESULT_PROOF' })
 })
 
 t.test('bad input gets a stable code and the node keeps running', async t => {
@@ -112,9 +119,7 @@ t.test('bad input gets a stable code and the node keeps running', async t => {
   t.same(await post(tampered, 'application/cbor'), { status: 400, code: 'TX_BAD_SIGNATURE' })
   const other = (await import('../../ledger/index.js')).buildTx('patient.register', {}, { chainId: 'another-chain', signer: fastSigner(generateSeed()), nonce: 0 })
   t.same(await post(other.bytes, 'application/cbor'), { status: 400, code: 'TX_WRONG_CHAIN' })
-  const r = await fetch(`${cluster.nodes[0].api}/v1/txs/nothex`)
-  t.equal(r.status, 400)
-  t.equal(((await r.json()) as { error: { code: string } }).error.code, 'API_BAD_REQUEST')
+  await t.rejects(client.get('/v1/txs/nothex'), { status: 400, code: 'API_BAD_REQUEST' })
   await t.rejects(client.get('/v1/blocks/999999'), { status: 404, code: 'API_NOT_FOUND' })
   t.ok((await cluster.height(0)) > 0, 'still serving')
 })
@@ -130,4 +135,5 @@ t.test('a damaged store is refused at start with a clear message', async t => {
   const res = spawnSync(process.execPath, [MAIN, 'start', '--home', cluster.nodes[0].home], { encoding: 'utf8', timeout: 30_000 })
   t.not(res.status, 0, 'exits non-zero')
   t.match(res.stdout + res.stderr, /STORE_CORRUPT/, 'names the problem')
+  t.match(res.stdout + res.stderr, /medchain verify-chain --home /, 'and the command that finds the damage')
 })

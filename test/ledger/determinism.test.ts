@@ -89,7 +89,8 @@ t.test('state values own their bytes: a view into a larger buffer is copied, not
   const value = encode({ a: 1 })
   big.set(value, 1000)
   const view = big.subarray(1000, 1000 + value.length)
-  const s = LedgerState.fromEntries([['chain', view]], new Uint8Array(32), 0)
+  const root = new LedgerState().stateTreeUpdate([['chain', value]]).root
+  const s = LedgerState.fromEntries([['chain', view]], root, 0)
   const held = s.getBytes('chain')!
   t.equal(held.buffer.byteLength, value.length, `the entry holds ${held.buffer.byteLength} bytes, not the 64 KiB buffer it came from`)
   t.same(s.get('chain'), { a: 1 })

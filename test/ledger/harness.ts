@@ -1,6 +1,6 @@
 // Test harness: a real genesis + executeBlock + apply loop, with the append log kept in
 // a sorted array read through the same PrefixReader interface storage provides.
-import { sha256 } from '../../crypto/index.js'
+import { encodeSmtNode, sha256, type SmtNodeWrite } from '../../crypto/index.js'
 import { toHex, utf8 } from '../../codec/index.js'
 import {
   buildTx, decodeTx, executeBlock, expectedNonce, fastSigner, initGenesis, LedgerState,
@@ -53,8 +53,15 @@ export class Chain {
   /** From now on the state reads committed values from `store` through a `decodedCache`-entry cache. */
   backWith (store: Map<string, Uint8Array>, decodedCache: number): void {
     for (const [k, v] of this.state.sortedEntries()) store.set(k, v)
+    this.persistNodes(this.state.unpersistedNodes())
     this.store = store
-    this.state = LedgerState.fromSource({ read: k => store.get(k) }, store.keys(), this.state.stateRoot, this.state.height, { decodedCache })
+    this.state = LedgerState.fromSource({ read: k => store.get(k), readNode: p => this.nodes.get(toHex(p)) }, store.keys(), this.state.stateRoot, this.state.height, { decodedCache })
+  }
+
+  /** State-tree nodes by position (hex) when backed, as storage keeps them. */
+  readonly nodes = new Map<string, Uint8Array>()
+  private persistNodes (nodes: SmtNodeWrite[]): void {
+    for (const [p, n] of nodes) { if (n === null) this.nodes.delete(toHex(p)); else this.nodes.set(toHex(p), encodeSmtNode(n)) }
   }
 
   block (txs: DecodedTx[], advanceMs = 1000): BlockExecution {
@@ -64,6 +71,7 @@ export class Chain {
     if (this.store !== null) {
       // As the node does: the writes are durable first, then the state moves.
       for (const [k, v] of exec.writes) { if (v === null) this.store.delete(k); else this.store.set(k, v) }
+      this.persistNodes(exec.tree.nodes)
       this.state.apply(exec, { persisted: true })
     } else {
       this.state.apply(exec)

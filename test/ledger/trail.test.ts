@@ -1,10 +1,10 @@
-// Who may write a patient's audit trail (rows W01..W07 of docs/decision-table.md), and
+// Who may write a patient's audit trail (rows W01..W08 of docs/decision-table.md), and
 // refused access attempts recorded in the trail flagged `refused` (issue 10, items 3 and 4).
 import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { sha256 } from '../../crypto/index.js'
 import { bytesEqual, decode, toHex } from '../../codec/index.js'
-import { auditTrail, breakGlassEvents, expectedNonce, listRecords, nextStateRoot, type AuditEntry, type TxBody, type TxResult } from '../../ledger/index.js'
+import { auditTrail, breakGlassEvents, decodeResultLeaf, encodeResultLeaf, expectedNonce, listRecords, resultsRoot, type AuditEntry, type TxBody, type TxResult } from '../../ledger/index.js'
 import { toJson } from '../../node/json.js'
 import { world, DAY, type Chain } from './harness.js'
 
@@ -167,22 +167,42 @@ t.test('W07 refused attempts by keys that may not write the trail are not record
   t.equal((await trail(c)).at(-1)!.refused, true, 'control: is recorded')
 })
 
-t.test('the state root covers refused entries', async t => {
+t.test('the header covers refused entries (the results root commits to each tx\'s audit entries)', async t => {
   const c = world()
-  const prev = c.state.stateRoot
   const exec = c.block([c.tx('drA', 'access.break_glass', { patient: c.key('pat'), purpose: 'ETREAT', reason: 'x', durationMs: 60_000 })])
   t.equal(exec.results[0].code, 'NOT_EMERGENCY_ROLE')
   t.equal(exec.appends.length, 1, 'one append: the refused attempt')
   t.equal((decode(exec.appends[0][1]) as AuditEntry).refused, true)
-  t.ok(bytesEqual(exec.stateRoot, nextStateRoot(prev, exec.writes, exec.appends)), 'root = hash over writes and appends')
-  t.notOk(bytesEqual(exec.stateRoot, nextStateRoot(prev, exec.writes, [])), 'without the entry the root differs')
+  const leaf = decodeResultLeaf(exec.resultLeaves[0])
+  t.same(leaf.audit.map(([k]) => k), [exec.appends[0][0]], 'the refused tx\'s result leaf holds the entry')
+  t.ok(bytesEqual(leaf.audit[0][1], exec.appends[0][1]))
+  t.ok(bytesEqual(exec.resultsRoot, resultsRoot(exec.resultLeaves)))
+  t.notOk(bytesEqual(exec.resultsRoot, resultsRoot([encodeResultLeaf({ ...leaf, audit: [] })])), 'without the entry the root differs')
+})
+
+t.test('W08 a representative writes the trail only while in force and within scope, marked actedAs', async t => {
+  const c = world()
+  t.equal(c.run('alpha', 'provider.register', { key: c.key('reg'), role: 'admin', name: 'Registrar' }).code, 'OK')
+  const rep = c.tx('reg', 'representation.designate', {
+    patient: c.key('pat'), representative: c.key('mum'), scope: ['grant'], basis: 'legal_guardian', document: h(7), validUntil: c.time + 10 * DAY
+  })
+  t.equal(c.block([rep]).results[0].code, 'OK')
+  t.equal((await trail(c)).at(-1)?.type, 'representation.designated', 'the registrar writes as W05')
+  const r = c.run('mum', 'consent.grant', grantBody(c, { patient: c.key('pat') }))
+  t.equal(r.code, 'OK')
+  const e = (await trail(c)).at(-1) as Entry
+  t.same([e.type, toHex(e.actor), toHex(e.actedAs?.representation as Uint8Array)], ['consent.granted', toHex(c.key('mum')), rep.idHex])
+  await refusedUnrecorded(t, c, 'mum', () => c.run('mum', 'representation.read_trail', { patient: c.key('pat') }), 'SCOPE_EXCEEDED')
+  await refusedUnrecorded(t, c, 'stranger', () => c.run('stranger', 'consent.grant', grantBody(c, { patient: c.key('pat') })), 'NOT_REPRESENTATIVE')
+  c.block([], 11 * DAY)
+  await refusedUnrecorded(t, c, 'mum', () => c.run('mum', 'consent.grant', grantBody(c, { patient: c.key('pat') })), 'REPRESENTATION_INACTIVE')
 })
 
 t.test('every W row of docs/decision-table.md has its test here', async t => {
   const doc = readFileSync(new URL('../../docs/decision-table.md', import.meta.url), 'utf8')
   const self = readFileSync(new URL(import.meta.url), 'utf8')
   const rows = [...doc.matchAll(/^\| (W\d\d) \|/gm)].map(m => m[1])
-  t.same(rows, ['W01', 'W02', 'W03', 'W04', 'W05', 'W06', 'W07'])
+  t.same(rows, ['W01', 'W02', 'W03', 'W04', 'W05', 'W06', 'W07', 'W08'])
   for (const row of rows) t.ok(self.includes(`t.test('${row} `), row)
 })
 

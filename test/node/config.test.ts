@@ -41,3 +41,10 @@ t.test('gossiped tx batches are bounded and typed', async t => {
   t.equal(code(() => decodeTxBatch(encode([[new Uint8Array(1)]]), 1000, 10)), 'CODEC_WRONG_TYPE')
   t.equal(code(() => decodeTxBatch(encode([[[new Uint8Array(1)]]]), 1000, 10)), 'CODEC_TOO_DEEP')
 })
+
+t.test('config: plain HTTP off loopback only by explicit opt-in for a closed test network', async t => {
+  t.equal(code(() => parseConfig('[api]\nhost = "10.0.0.1"\n')), 'CONFIG_PLAIN_HTTP_PUBLIC', 'a network address without TLS is refused')
+  t.equal(code(() => parseConfig('[api]\nhost = "127.0.0.1"\n')), 'OK', 'loopback may serve plain HTTP')
+  t.equal(parseConfig('[api]\nhost = "10.0.0.1"\nplainHttpOnNetwork = true\n').api.host, '10.0.0.1', 'the opt-in lets a namespace network through')
+  t.equal(code(() => parseConfig('[api]\nhost = "10.0.0.1"\nplainHttpOnNetwork = "yes"\n')), 'CONFIG_WRONG_TYPE')
+})

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { chromium, type Browser } from 'playwright-core'
 import { fastSigner } from '../../ledger/index.js'
-import { generateSeed } from '../../crypto/index.js'
+import { generateSeed, publicKeyFromSeed } from '../../crypto/index.js'
+import { loadKey } from '../../cli/home.js'
 import { startDevnet, setupWorld, accessAndBreakGlass, sendTx, toHex } from './harness.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -36,6 +37,14 @@ if (!existsSync(CHROMIUM)) {
     page.on('console', msg => { if (msg.type() === 'error') pageErrors.push(msg.text()) })
     await page.goto(base + '/')
     t.match(await page.title(), /medchain explorer/)
+    // The operator signs in with the member key (kept in the tab; requests signed in the page).
+    const keyFile = (seed: Uint8Array): string => JSON.stringify({ type: 'ed25519', publicKey: toHex(publicKeyFromSeed(seed)), seed: toHex(seed) })
+    const signIn = async (p: typeof page, seed: Uint8Array): Promise<void> => {
+      await p.fill('#key', keyFile(seed))
+      await p.click('#keyform button')
+      await p.waitForFunction(() => document.getElementById('keystatus')?.textContent?.startsWith('signed in'), null, { timeout: 10_000 })
+    }
+    await signIn(page, loadKey(net.info.nodes[0].home).seed)
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live', null, { timeout: 15_000 })
     t.equal(await page.textContent('#live'), 'live', 'event stream connected')
 
@@ -71,7 +80,8 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForFunction(() => document.getElementById('txsummary')?.textContent?.includes('64-hex'), null, { timeout: 5000 })
     t.match(await page.textContent('#txsummary'), /64-hex/, 'malformed tx id reported')
 
-    // The patient's consents and audit trail; then an access and a break-glass arrive live.
+    // The patient signs in with their own key to see their consents and trail; then an access and a break-glass arrive live.
+    await signIn(page, world.seeds.patient)
     await page.fill('#pid', patientHex)
     await page.click('#pform button')
     await page.waitForSelector(`#consents tbody tr[data-grant="${world.ids.grant}"]`, { timeout: 10_000 })
@@ -100,6 +110,7 @@ if (!existsSync(CHROMIUM)) {
     // Deep link straight to a patient.
     const page2 = await browser.newPage()
     await page2.goto(`${base}/#patient=${patientHex}`)
+    await signIn(page2, world.seeds.patient)
     await page2.waitForSelector(`#audit tbody tr[data-tx="${ids.access}"]`, { timeout: 10_000 })
     t.ok(await page2.$(`#audit tbody tr[data-tx="${ids.access}"]`), '#patient= deep link renders the audit trail')
     await page2.close()

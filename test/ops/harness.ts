@@ -11,6 +11,7 @@ import { buildTx, fastSigner, type TxBody, type TxKind, type TxSigner } from '..
 import { MedchainClient } from '../../cli/client.js'
 import { loadKey } from '../../cli/home.js'
 import { reserveBasePort } from '../ports.js'
+import { sleep, waitFor } from '../wait.js'
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const MAIN = join(ROOT, 'dist', 'cli', 'main.js')
@@ -26,8 +27,6 @@ export interface RunningDevnet {
   killNode: (index: number) => void
   stop: () => Promise<void>
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /** A base port where node i's API (base+10i) and p2p (base+10i+1) ports are reserved (test/ports.ts). */
 export async function freeBasePort (validators: number): Promise<number> {
@@ -74,20 +73,7 @@ export async function startDevnet (validators: number, name: string): Promise<Ru
     killGroup('SIGKILL')
     if (process.env.MEDCHAIN_KEEP_DEVNET === undefined) rmSync(dir, { recursive: true, force: true })
   }
-  return { dir, info, process: child, clients: info.nodes.map(n => new MedchainClient(n.api)), killNode, stop }
-}
-
-export async function waitFor<T> (what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false>, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe()
-      if (v !== null && v !== undefined && v !== false) return v
-    } catch (err) { last = err }
-    await sleep(everyMs)
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`)
+  return { dir, info, process: child, clients: info.nodes.map(n => new MedchainClient(n.api, { key: loadKey(n.home).seed })), killNode, stop }
 }
 
 export async function height (client: MedchainClient): Promise<number> {
@@ -101,6 +87,8 @@ export interface World {
   emergency: TxSigner
   patient: TxSigner
   other: TxSigner
+  /** Seeds of the patients and providers, to sign API requests as them. */
+  seeds: { physician: Uint8Array, emergency: Uint8Array, patient: Uint8Array, other: Uint8Array }
   /** Committed tx ids, by what they did. */
   ids: { registerPhysician: string, grant: string, access: string, breakGlass: string }
 }
@@ -121,10 +109,11 @@ export async function sendTx<K extends TxKind> (client: MedchainClient, kind: K,
 /** Member registers a physician and an emergency physician; two patients register; one grants the physician. */
 export async function setupWorld (client: MedchainClient, memberHome: string): Promise<Omit<World, 'ids'> & { ids: { registerPhysician: string, grant: string } }> {
   const member = fastSigner(loadKey(memberHome).seed)
-  const physician = fastSigner(generateSeed())
-  const emergency = fastSigner(generateSeed())
-  const patient = fastSigner(generateSeed())
-  const other = fastSigner(generateSeed())
+  const seeds = { physician: generateSeed(), emergency: generateSeed(), patient: generateSeed(), other: generateSeed() }
+  const physician = fastSigner(seeds.physician)
+  const emergency = fastSigner(seeds.emergency)
+  const patient = fastSigner(seeds.patient)
+  const other = fastSigner(seeds.other)
   const nonce = await client.nextNonce(member.publicKey)
   const [regP, regE, regPat, regOther] = await Promise.all([
     sendTx(client, 'provider.register', { key: physician.publicKey, role: 'physician', name: 'Dr. Ada Physician' }, member, nonce),
@@ -138,7 +127,7 @@ export async function setupWorld (client: MedchainClient, memberHome: string): P
     grantee: { type: 'provider', key: physician.publicKey }, categories: ['*'], actions: ['read'], purposes: ['TREAT'], validFrom: now - 60_000, validUntil: now + 30 * DAY
   }, patient, 1)
   expectOk('consent grant', grant)
-  return { member, physician, emergency, patient, other, ids: { registerPhysician: regP.id, grant: grant.id } }
+  return { member, physician, emergency, patient, other, seeds, ids: { registerPhysician: regP.id, grant: grant.id } }
 }
 
 /** The physician reads the patient's labs (permitted by the grant), then the emergency physician breaks the glass. */

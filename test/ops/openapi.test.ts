@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { buildTx, fastSigner } from '../../ledger/index.js'
 import { generateSeed } from '../../crypto/index.js'
 import { encode } from '../../codec/index.js'
-import { ROOT, startDevnet, setupWorld, accessAndBreakGlass, sendTx, toHex, waitFor } from './harness.js'
+import { ROOT, startDevnet, setupWorld, accessAndBreakGlass, sendTx, toHex } from './harness.js'
+import { waitFor } from '../wait.js'
 
 interface Operation { parameters?: Array<{ name: string, in: string, required?: boolean, schema: { type?: string, pattern?: string, enum?: string[] } }>, responses: Record<string, { content?: Record<string, unknown> }> }
 type OpenApi = { openapi: string, paths: Record<string, Record<string, Operation>> }
@@ -57,17 +58,23 @@ t.test('API on a single-validator node', async t => {
   const chainId = await client.chainId()
   const world = await setupWorld(client, net.info.nodes[0].home)
   const patientHex = toHex(world.patient.publicKey)
+  // Every read is signed (docs/access-table.md): the patient for their own data, the member for the rest.
+  const asPatient = client.as(world.seeds.patient)
+  const asOther = client.as(world.seeds.other)
+  const tokenOf = async (c: typeof client): Promise<string> => (await c.authHeaders()).authorization.slice('Bearer '.length)
+  // Patient routes and a patient's state proofs are read by that patient (docs/access-table.md).
+  const headersFor = async (url: string): Promise<Record<string, string>> => url.startsWith('/v1/patients/') || /^\/v1\/proofs\/(consent|record|patient)\//.test(url) ? await asPatient.authHeaders() : await client.authHeaders()
   t.comment(`node and world ready in ${Date.now() - started} ms`)
 
   // Event streams first, so the access and break-glass commits happen while they listen.
   let openedCount = 0
   const wanted = (es: Array<{ event: string, data: any }>): boolean =>
     es.some(e => e.data.kind === 'access.log') && es.some(e => e.data.kind === 'access.break_glass')
-  const patientStream = collectEvents(`${base}/v1/events?patient=${patientHex}`, wanted, 60_000, () => openedCount++)
-  const otherStream = collectEvents(`${base}/v1/events?patient=${toHex(world.other.publicKey)}`, es => es.some(e => e.data.kind === 'access.log'), 60_000, () => openedCount++)
-  const allStream = collectEvents(`${base}/v1/events`, es => es.filter(e => e.event === 'block').length >= 2 && es.some(e => e.event === 'tx'), 60_000, () => openedCount++)
+  const patientStream = collectEvents(`${base}/v1/events?patient=${patientHex}&access_token=${await tokenOf(asPatient)}`, wanted, 60_000, () => openedCount++)
+  const otherStream = collectEvents(`${base}/v1/events?patient=${toHex(world.other.publicKey)}&access_token=${await tokenOf(asOther)}`, es => es.some(e => e.data.kind === 'access.log'), 60_000, () => openedCount++)
+  const allStream = collectEvents(`${base}/v1/events?access_token=${await tokenOf(client)}`, es => es.filter(e => e.event === 'block').length >= 2 && es.some(e => e.event === 'tx'), 60_000, () => openedCount++)
   await waitFor('event streams open', 10_000, async () => openedCount === 3)
-  const metrics = await (await fetch(`${base}/metrics`)).text()
+  const metrics = await (await fetch(net.info.nodes[0].metrics)).text()
   t.match(metrics, /^medchain_api_event_subscribers 3$/m, 'three open streams are counted')
 
   const ids = await accessAndBreakGlass(client, world)
@@ -118,9 +125,10 @@ t.test('API on a single-validator node', async t => {
   const latest = await client.get<{ height: number }>('/v1/status')
   const samples: Record<string, string> = {
     id: patientHex, key: toHex(world.member.publicKey), height: String(Math.max(1, latest.height)),
-    patient: patientHex, grantee: toHex(world.physician.publicKey), category: 'labs', action: 'read', purpose: 'TREAT'
+    patient: patientHex, grantee: toHex(world.physician.publicKey), category: 'labs', action: 'read', purpose: 'TREAT',
+    grant: patientHex, record: patientHex // never granted / anchored: the proof routes answer with an absence proof
   }
-  const txPaths = new Set(['/v1/txs/{id}', '/v1/txs/{id}/receipt'])
+  const txPaths = new Set(['/v1/txs/{id}', '/v1/txs/{id}/receipt', '/v1/proofs/tx/{id}'])
 
   await t.test('every path and method answers as described', async t => {
     for (const [path, ops] of Object.entries(doc.paths)) {
@@ -135,7 +143,7 @@ t.test('API on a single-validator node', async t => {
           const tx = buildTx('patient.register', {}, { chainId, signer: fastSigner(generateSeed()), nonce: 0 })
           res = await fetch(base + url, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: tx.bytes as Uint8Array<ArrayBuffer> })
         } else {
-          res = await fetch(base + url)
+          res = await fetch(base + url, { headers: await headersFor(url) })
         }
         const status = String(res.status)
         const described = op.responses[status]
@@ -203,14 +211,16 @@ t.test('API on a single-validator node', async t => {
         const bad = p.schema.pattern !== undefined ? 'zz' + '0'.repeat(62) : p.schema.type === 'integer' ? 'abc' : null
         if (bad === null) continue
         const url = path.replace(`{${p.name}}`, bad).replace(/\{(\w+)\}/g, (_m, n: string) => samples[n])
-        await expectError(t, `GET ${url}`, await fetch(base + url), 400, 'API_BAD_REQUEST', ops.get)
+        await expectError(t, `GET ${url}`, await fetch(base + url, { headers: await headersFor(url) }), 400, 'API_BAD_REQUEST', ops.get)
       }
     }
-    await expectError(t, 'wrong type in a query', await fetch(`${base}/v1/blocks?limit=abc`), 400, 'API_BAD_REQUEST', doc.paths['/v1/blocks'].get)
-    await expectError(t, 'out-of-range query', await fetch(`${base}/v1/blocks?limit=100000`), 400, 'API_BAD_REQUEST', doc.paths['/v1/blocks'].get)
-    await expectError(t, 'missing required query', await fetch(`${base}/v1/decision?patient=${patientHex}`), 400, 'API_BAD_REQUEST', doc.paths['/v1/decision'].get)
-    await expectError(t, 'unknown tx', await fetch(`${base}/v1/txs/${'0'.repeat(64)}`), 404, 'API_NOT_FOUND', doc.paths['/v1/txs/{id}'].get)
-    await expectError(t, 'unknown block', await fetch(`${base}/v1/blocks/99999999`), 404, 'API_NOT_FOUND', doc.paths['/v1/blocks/{height}'].get)
+    await expectError(t, 'wrong type in a query', await fetch(`${base}/v1/blocks?limit=abc`, { headers: await client.authHeaders() }), 400, 'API_BAD_REQUEST', doc.paths['/v1/blocks'].get)
+    await expectError(t, 'out-of-range query', await fetch(`${base}/v1/blocks?limit=100000`, { headers: await client.authHeaders() }), 400, 'API_BAD_REQUEST', doc.paths['/v1/blocks'].get)
+    await expectError(t, 'missing required query', await fetch(`${base}/v1/decision?patient=${patientHex}`, { headers: await client.authHeaders() }), 400, 'API_BAD_REQUEST', doc.paths['/v1/decision'].get)
+    await expectError(t, 'unknown tx', await fetch(`${base}/v1/txs/${'0'.repeat(64)}`, { headers: await client.authHeaders() }), 404, 'API_NOT_FOUND', doc.paths['/v1/txs/{id}'].get)
+    await expectError(t, 'unknown block', await fetch(`${base}/v1/blocks/99999999`, { headers: await client.authHeaders() }), 404, 'API_NOT_FOUND', doc.paths['/v1/blocks/{height}'].get)
+    await expectError(t, 'anonymous read of a patient\'s trail', await fetch(`${base}/v1/patients/${patientHex}/audit`), 401, 'AUTH_MISSING', doc.paths['/v1/patients/{id}/audit'].get)
+    await expectError(t, 'another patient\'s token', await fetch(`${base}/v1/patients/${patientHex}/audit`, { headers: await asOther.authHeaders() }), 403, 'ACCESS_NOT_YOURS', doc.paths['/v1/patients/{id}/audit'].get)
     await expectError(t, 'unknown route', await fetch(`${base}/v2/nothing`), 404, 'API_NOT_FOUND')
   })
   t.comment(`total ${Date.now() - started} ms`)

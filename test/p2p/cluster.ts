@@ -2,6 +2,7 @@
 // are exchanged), recording everything their handlers receive.
 import { generateSeed, publicKeyFromSeed, sha256 } from '../../crypto/index.js'
 import { utf8 } from '../../codec/index.js'
+import { waitFor } from '../wait.js'
 import { createP2PHost, type P2PHost, type P2PHostOptions, type PeerStatusEvent, type PeerRef, type SyncRequest } from '../../p2p/index.js'
 
 export const CHAIN_ID = 'medchain-test'
@@ -86,20 +87,14 @@ export async function startCluster (n: number, extra?: Partial<P2PHostOptions> |
   for (const a of nodes) {
     for (const b of nodes) if (a !== b) a.host.setMemberAddress(b.publicKey, addressOf(b))
   }
-  await waitFor(() => nodes.every(x => x.host.connectedMembers().length === n - 1), 10_000, 'full mesh')
-  return nodes
-}
-
-export async function waitFor (cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
+  try {
+    await waitFor('full mesh', 30_000, () => nodes.every(x => x.host.connectedMembers().length === n - 1), 20)
+  } catch (err) {
+    // The caller never gets the nodes to stop: stop them here, or the test file hangs until tap's timeout.
+    await stopAll(nodes)
+    throw err
   }
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
+  return nodes
 }
 
 export async function stopAll (nodes: Node[]): Promise<void> {

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { utf8, u64be, concatBytes, encode, toHex } from '../../codec/index.js'
 import { encodeFrame, P2PError } from '../../p2p/index.js'
-import { startCluster, stopAll, waitFor, sleep, type Node } from './cluster.js'
+import { startCluster, stopAll, type Node } from './cluster.js'
+import { waitFor, sleep } from '../wait.js'
 
 const SYNC = '/medchain/medchain-test/sync/1'
 

@@ -1,0 +1,3 @@
+export * from './proofs.js'
+export * from './build.js'
+export * from './chainCheck.js'
