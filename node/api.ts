@@ -28,6 +28,7 @@ export interface ApiAuthOptions {
 }
 import type { PageRequest } from '../ledger/index.js'
 import { PAGE_QUERY_PROPERTIES, decisionParams, pageParams, type DecisionParams } from './query/params.js'
+import { registerFhirRoutes, type FhirBackend } from './fhir-api.js'
 
 /** What the HTTP API needs from a running node. */
 export interface ApiBackend {
@@ -61,6 +62,8 @@ export interface ApiBackend {
   subscribe (listener: (event: ChainEvent) => void): () => void
   explorerHtml (): string
   openApi (): unknown
+  /** FHIR R4 routes under /fhir (node/fhir-api.ts). */
+  fhir?: FhirBackend
 }
 
 export type ProofQuery =
@@ -342,6 +345,25 @@ export async function createApi (backend: ApiBackend, opts: { maxBodyBytes: numb
     accessTable.decision(principalOf(req), req.query)
     return json(reply, backend.decision(decisionParams(req.query)))
   })
+
+  // The FHIR routes read what /v1/patients/{id}/consents and /audit read, under the same rules.
+  if (backend.fhir !== undefined) {
+    registerFhirRoutes(app, backend.fhir, {
+      config: reads('token').config,
+      consents: (req, patient) => {
+        if (accessTable.patient(principalOf(req), patient, 'consents') !== 'all') throw forbidden('ACCESS_NOT_YOURS', 'a patient\'s consents are read by that patient', patient)
+      },
+      audit: (req, patient) => {
+        const scope = accessTable.patient(principalOf(req), patient, 'audit')
+        if (scope === 'all') return () => true
+        if (scope === 'provider') throw forbidden('ACCESS_NOT_YOURS', 'a patient\'s trail is read by that patient', patient)
+        return actor => {
+          const who = backend.identify(toHex(actor))
+          return (who?.kind === 'provider' && who.org === scope.actorsOfMember) || (who?.kind === 'member' && who.name === scope.actorsOfMember)
+        }
+      }
+    })
+  }
 
   app.get('/v1/events', {
     ...reads('token'),

@@ -8,7 +8,7 @@ import {
 import {
   LedgerState, initGenesis, decodeTx, breakGlassEvents, checkAccess, getMember, getPatientByKey, getProvider, keys, type Category, type Purpose, type Write
 } from '../ledger/index.js'
-import { openChainStore, type ChainStore } from '../storage/index.js'
+import { MAX_SCAN_LIMIT, openChainStore, type ChainStore } from '../storage/index.js'
 import { createP2PHost, type P2PHost } from '../p2p/index.js'
 import { Application, type CommittedBlock } from './app.js'
 import { createApi, type ApiBackend, type ChainEvent } from './api.js'
@@ -547,7 +547,19 @@ export class MedchainNode {
       txParties: async id => await this.txParties(id),
       accessLog: async id => await this.accessLog(id),
       explorerHtml: () => explorerHtml(this.chainId),
-      openApi: () => openApiDocument()
+      openApi: () => openApiDocument(),
+      fhir: {
+        chainId: this.chainId,
+        state: () => this.app.state,
+        read: prefix => this.store.state.scanPrefix(prefix, { limit: MAX_SCAN_LIMIT }),
+        clock: this.clock,
+        committedTxSender: async id => {
+          const info = await this.txInfo(id) as { status?: string, tx?: { sender: Uint8Array } } | null
+          return info?.status === 'committed' && info.tx !== undefined ? info.tx.sender : null
+        },
+        submitTx: bytes => this.submitTx(bytes),
+        waitForCommit: async (id, timeoutMs) => await this.waitForCommit(id, timeoutMs)
+      }
     }
   }
 

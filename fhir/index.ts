@@ -1,0 +1,6 @@
+export * from './codes.js'
+export * from './types.js'
+export * from './consent.js'
+export * from './audit.js'
+export * from './import.js'
+export * from './bundle.js'
