@@ -1,5 +1,6 @@
 import t from 'tap'
 import { toHex } from '../../codec/index.js'
+import { sealText } from '../../crypto/index.js'
 import { consentToGrant, grantToConsent, auditEntryToEvent, type FhirConsent } from '../../fhir/index.js'
 import {
   ACTIONS, CATEGORIES, auditTrail, checkAccess, getProvider, keys, listConsents,
@@ -102,9 +103,9 @@ t.test('every trail entry exports as an AuditEvent that validates; reads point a
   const pat = c.key('pat')
   t.equal(c.run('drA', 'access.log', { patient: pat, category: 'labs', action: 'read', purpose: 'TREAT' }).code, 'OK')
   t.equal(c.run('drB', 'access.log', { patient: pat, category: 'labs', action: 'read', purpose: 'TREAT' }).code, 'OK')
-  t.equal(c.run('er', 'access.break_glass', { patient: pat, purpose: 'ETREAT', reason: 'unconscious', durationMs: 3600_000 }).code, 'OK')
+  t.equal(c.run('er', 'access.break_glass', { patient: pat, purpose: 'ETREAT', reason: sealText('unconscious', [pat]), durationMs: 3600_000 }).code, 'OK')
   t.equal(c.run('er', 'access.log', { patient: pat, category: 'mental_health', action: 'read', purpose: 'ETREAT' }).code, 'OK')
-  t.not(c.run('drB', 'access.break_glass', { patient: pat, purpose: 'ETREAT', reason: 'not an emergency role', durationMs: 1000 }).code, 'OK')
+  t.not(c.run('drB', 'access.break_glass', { patient: pat, purpose: 'ETREAT', reason: sealText('not an emergency role', [pat]), durationMs: 1000 }).code, 'OK')
   t.equal(c.run('pat', 'consent.revoke', { grantId: g.id }).code, 'OK')
   const trail = await auditTrail(c.reader, pat)
   const kind = (key: Uint8Array): 'provider' | 'other' => getProvider(c.state, key) === undefined ? 'other' : 'provider'
