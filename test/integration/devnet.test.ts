@@ -6,6 +6,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MAIN, randomBasePort, sleep } from './cluster.js'
+import { MedchainClient } from '../../cli/client.js'
+import { fromHex } from '../../codec/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'medchain-devnet-'))
 const home = join(dir, 'net')
@@ -39,7 +41,8 @@ t.test('devnet prints every URL, writes devnet.json, and a CLI grant is visible 
   const node0 = info.nodes[0].api
   t.equal(cli('keys', 'generate', '--out', 'patient.json').status, 0)
   t.equal(cli('keys', 'generate', '--out', 'provider.json').status, 0)
-  const patient = JSON.parse(readFileSync(join(dir, 'patient.json'), 'utf8')).publicKey as string
+  const patientFile = JSON.parse(readFileSync(join(dir, 'patient.json'), 'utf8')) as { publicKey: string, seed: string }
+  const patient = patientFile.publicKey
   const provider = JSON.parse(readFileSync(join(dir, 'provider.json'), 'utf8')).publicKey as string
   t.equal(cli('tx', 'patient.register', '--key', 'patient.json', '--node', node0, '--wait', '--body', '{}').json.code, 'OK')
   t.equal(cli('tx', 'provider.register', '--key', join(info.nodes[0].home, 'node_key.json'), '--node', node0, '--wait',
@@ -51,7 +54,8 @@ t.test('devnet prints every URL, writes devnet.json, and a CLI grant is visible 
   for (const n of info.nodes) {
     let seen = false
     for (let i = 0; i < 50 && !seen; i++) {
-      const c = await (await fetch(`${n.api}/v1/patients/${patient}/consents`)).json() as { consents: unknown[] }
+      // A patient's consents are read by that patient (docs/access-table.md P1).
+      const c = await new MedchainClient(n.api, { key: fromHex(patientFile.seed, 32) }).get<{ consents: unknown[] }>(`/v1/patients/${patient}/consents`)
       seen = c.consents.length === 1
       if (!seen) await sleep(200)
     }
