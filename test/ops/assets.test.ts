@@ -56,14 +56,15 @@ t.test('test rendering of the rules changes only for: durations', async t => {
 })
 
 t.test('generated prometheus.yml', async t => {
-  const text = prometheusConfig({ chainId: 'c1', nodes: [{ name: 'node1', api: 'http://127.0.0.1:27010' }, { name: 'node0', api: 'http://127.0.0.1:27000' }] }, { scrapeInterval: '1s' })
+  const text = prometheusConfig({ chainId: 'c1', nodes: [{ name: 'node1', api: 'http://127.0.0.1:27010', metrics: 'http://127.0.0.1:27012/metrics' }, { name: 'node0', api: 'http://127.0.0.1:27000', metrics: 'http://127.0.0.1:27002/metrics' }] }, { scrapeInterval: '1s' })
   t.match(text, /scrape_interval: 1s/)
-  t.ok(text.indexOf('127.0.0.1:27000') < text.indexOf('127.0.0.1:27010'), 'targets sorted by node name')
+  t.ok(text.indexOf('127.0.0.1:27002') < text.indexOf('127.0.0.1:27012'), 'targets sorted by node name')
+  t.notMatch(text, /127\.0\.0\.1:27000/, 'the API port is not scraped: metrics have their own listener')
   t.match(text, /node: "node0"/)
   t.notMatch(text, /validator:/, 'no target label clashes with the validator label of medchain metrics')
   const dir = mkdtempSync(join(tmpdir(), 'medchain-promcfg-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const path = writePrometheusFiles(dir, { chainId: 'c1', nodes: [{ name: 'node0', api: 'http://127.0.0.1:27000' }] })
+  const path = writePrometheusFiles(dir, { chainId: 'c1', nodes: [{ name: 'node0', api: 'http://127.0.0.1:27000', metrics: 'http://127.0.0.1:27002/metrics' }] })
   t.ok(existsSync(join(dir, ALERT_RULES_FILE)), 'alert rules copied next to the config')
   if (existsSync('/usr/bin/promtool')) {
     const r = spawnSync('/usr/bin/promtool', ['check', 'config', path], { encoding: 'utf8' })
