@@ -111,12 +111,12 @@ t.test('kill -9 a validator, restart it and submit to it at once: what it accept
   const statuses = await Promise.all(accepted.map(async id => await txStatus(3, id)))
   t.same(statuses, accepted.map(() => 'pending'), `after syncing ${behind} → ${target}, node3 still holds all ${accepted.length} transactions it accepted`)
   for (const id of accepted) await waitUntil(`node2 holds ${id}`, 30_000, async () => await txStatus(2, id) === 'pending')
-  t.pass('node3 passed every one of them on to node2')
+  t.same(await Promise.all(accepted.map(async id => await txStatus(2, id))), accepted.map(() => 'pending'), 'node3 passed every one of them on to node2')
   cluster.start(0)
   cluster.start(1)
   await Promise.all([0, 1].map(async i => await cluster.waitHealthy(i)))
   await waitCommittedEverywhere([0, 1, 2, 3], accepted)
-  t.pass(`all ${accepted.length} accepted transactions committed on every node`)
+  for (const i of [0, 1, 2, 3]) t.same(await Promise.all(accepted.map(async id => await txStatus(i, id))), accepted.map(() => 'committed'), `all ${accepted.length} accepted transactions committed on node${i}`)
 })
 
 t.test('accepted while it has no peer: offered to each member that connects, committed after the accepting node dies', async t => {
@@ -138,12 +138,12 @@ t.test('accepted while it has no peer: offered to each member that connects, com
   for (const id of accepted) {
     await waitUntil(`node0 holds ${id} pending (offered by node3 on connect)\n${cluster.logTail(3)}`, 30_000, async () => await txStatus(0, id) === 'pending')
   }
-  t.pass('node0 received every transaction node3 accepted while alone')
+  t.same(await Promise.all(accepted.map(async id => await txStatus(0, id))), accepted.map(() => 'pending'), 'node0 received every transaction node3 accepted while alone')
   // The accepting node dies; the others form a quorum and commit what it passed on.
   await cluster.kill(3)
   cluster.start(1)
   cluster.start(2)
   await Promise.all([1, 2].map(async i => await cluster.waitHealthy(i)))
   await waitCommittedEverywhere([0, 1, 2], accepted)
-  t.pass(`all ${accepted.length} committed on nodes 0, 1, 2 after node3 was killed`)
+  for (const i of [0, 1, 2]) t.same(await Promise.all(accepted.map(async id => await txStatus(i, id))), accepted.map(() => 'committed'), `all ${accepted.length} committed on node${i} after node3 was killed`)
 })
